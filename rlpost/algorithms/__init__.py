@@ -1,0 +1,20 @@
+"""Pure torch math of the RL algorithms: advantages, policy losses, KL, aggregation.
+
+Importing this package registers the built-in algorithms."""
+
+from rlpost.algorithms import grpo  # noqa: F401  (registers "grpo")
+from rlpost.algorithms.aggregation import LOSS_AGG_MODES, aggregate_token_loss, masked_mean
+from rlpost.algorithms.kl import KL_ESTIMATORS, kl_penalty
+from rlpost.algorithms.registry import ALGORITHMS, Algorithm, get_algorithm, register_algorithm
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "KL_ESTIMATORS",
+    "LOSS_AGG_MODES",
+    "aggregate_token_loss",
+    "get_algorithm",
+    "kl_penalty",
+    "masked_mean",
+    "register_algorithm",
+]

@@ -1,0 +1,87 @@
+"""The data contract between the stages of a step.
+
+One `RolloutBatch` holds B sequences (prompt + response, right-padded to T). Token-aligned
+tensors are [B, T]: position t holds the value for token t given tokens < t, and
+`response_mask` marks the response tokens (the ones the policy generated). Each stage fills in
+its named fields; none reshapes another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import torch
+
+
+@dataclass
+class RolloutBatch:
+    # filled by rollout
+    input_ids: torch.Tensor  # [B, T] long, right-padded with pad_id
+    attention_mask: torch.Tensor  # [B, T] long, 1 on prompt and response tokens
+    response_mask: torch.Tensor  # [B, T] float, 1 on response tokens
+    rollout_logprobs: torch.Tensor  # [B, T] float, the rollout engine's logprobs of response tokens
+    group_ids: torch.Tensor  # [B] long, equal for samples of the same prompt
+    prompts: list[str]
+    responses: list[str]
+    envs: list[str]  # environment name per sample
+    references: list[dict]  # reference fields per sample
+    truncated: torch.Tensor  # [B] bool, response stopped by the token budget
+    # filled by reward workers
+    rewards: torch.Tensor | None = None  # [B] float, weighted total
+    reward_components: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> [B]
+    reward_errors: list[str | None] = field(default_factory=list)
+    # filled by learners and algorithms
+    old_logprobs: torch.Tensor | None = None  # [B, T]
+    ref_logprobs: torch.Tensor | None = None  # [B, T]
+    advantages: torch.Tensor | None = None  # [B, T]
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    @property
+    def response_lengths(self) -> torch.Tensor:
+        """[B] number of response tokens."""
+        return self.response_mask.sum(-1)
+
+    def select(self, index: torch.Tensor) -> RolloutBatch:
+        """The sub-batch of rows `index` (1-D long tensor), every field sliced alike."""
+        idx = index.tolist()
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                out[f.name] = value[index]
+            elif isinstance(value, dict):
+                out[f.name] = {k: v[index] for k, v in value.items()}
+            elif isinstance(value, list) and value:
+                out[f.name] = [value[i] for i in idx]
+            else:
+                out[f.name] = value
+        return RolloutBatch(**out)
+
+
+def pad_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Join prompt and response token ids and right-pad.
+
+    Returns input_ids [B, T] long, attention_mask [B, T] long, response_mask [B, T] float.
+    """
+    lengths = [len(p) + len(r) for p, r in zip(prompts, responses)]
+    width = max(lengths)
+    batch = len(prompts)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((batch, width), dtype=torch.long)
+    response_mask = torch.zeros((batch, width), dtype=torch.float32)
+    for i, (p, r) in enumerate(zip(prompts, responses)):
+        input_ids[i, : lengths[i]] = torch.tensor(p + r, dtype=torch.long)
+        attention_mask[i, : lengths[i]] = 1
+        response_mask[i, len(p) : lengths[i]] = 1.0
+    return input_ids, attention_mask, response_mask
+
+
+def scatter_response_values(values: list[list[float]], prompt_lengths: list[int], width: int) -> torch.Tensor:
+    """Place per-response-token values (e.g. logprobs) at their positions in a [B, width] tensor."""
+    out = torch.zeros((len(values), width), dtype=torch.float32)
+    for i, (vals, start) in enumerate(zip(values, prompt_lengths)):
+        if vals:
+            out[i, start : start + len(vals)] = torch.tensor(vals, dtype=torch.float32)
+    return out

@@ -1,0 +1,1 @@
+"""Everything that touches Ray: start-up, actors, worker pools."""

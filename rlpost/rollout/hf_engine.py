@@ -1,0 +1,55 @@
+"""Fallback rollout engine on transformers `generate` (no vLLM needed)."""
+
+from __future__ import annotations
+
+import torch
+
+from rlpost.rollout.base import Completion, SamplingSpec, register_engine
+
+
+@register_engine("hf")
+class HFEngine:
+    def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, max_model_len: int = 512):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
+        self.generator = torch.Generator().manual_seed(seed)
+        self.max_model_len = max_model_len
+
+    @torch.no_grad()
+    def generate(self, prompts: list[list[int]], spec: SamplingSpec) -> list[list[Completion]]:
+        if spec.seed is not None:
+            torch.manual_seed(spec.seed)
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        results = []
+        for prompt in prompts:
+            ids = torch.tensor([prompt] * spec.n)
+            greedy = spec.temperature == 0
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=spec.max_new_tokens,
+                do_sample=not greedy,
+                temperature=None if greedy else spec.temperature,
+                top_p=None if greedy else spec.top_p,
+                top_k=None,
+                pad_token_id=pad,
+                eos_token_id=eos,
+            )
+            new = out[:, len(prompt) :]
+            # raw-model logprobs of the sampled tokens (causal, so padding after EOS is harmless)
+            logits = self.model(out).logits[:, len(prompt) - 1 : -1].float()
+            lp = torch.log_softmax(logits, -1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+            group = []
+            for row, row_lp in zip(new.tolist(), lp.tolist()):
+                n_tok = row.index(eos) + 1 if eos in row else len(row)
+                toks = row[:n_tok]
+                group.append(
+                    Completion(toks, row_lp[:n_tok], self.tokenizer.decode(toks, skip_special_tokens=True), eos not in toks)
+                )
+            results.append(group)
+        return results
+
+    def update_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state_dict, strict=False)

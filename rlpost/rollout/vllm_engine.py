@@ -1,0 +1,69 @@
+"""vLLM rollout engine, in-process (V1 multiprocessing off), weights reloaded in place.
+
+On CPU the engine repacks linear weights after loading, so the update goes through the
+worker's `reload_weights` (which repacks) rather than `model.load_weights` (which leaves empty
+parameters behind). Set the VLLM_* environment before this module is imported (the cluster
+layer does it for actors; see `vllm_env`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from rlpost.rollout.base import Completion, SamplingSpec, register_engine
+
+
+def vllm_env(threads: int, kv_cache_gib: float) -> dict[str, str]:
+    """Environment for an in-process vLLM CPU engine that may use `threads` cores."""
+    return {
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_CPU_KVCACHE_SPACE": str(max(1, round(kv_cache_gib))),
+        "VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        "OMP_NUM_THREADS": str(threads),
+        "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+@register_engine("vllm")
+class VLLMEngine:
+    def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, max_model_len: int = 512):
+        from vllm import LLM
+
+        self.llm = LLM(
+            model=model_path,
+            dtype=dtype,
+            seed=seed,
+            enforce_eager=True,
+            max_model_len=max_model_len,
+            enable_prefix_caching=True,
+        )
+
+    def generate(self, prompts: list[list[int]], spec: SamplingSpec) -> list[list[Completion]]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(
+            n=spec.n,
+            max_tokens=spec.max_new_tokens,
+            temperature=spec.temperature,
+            top_p=spec.top_p,
+            seed=spec.seed,
+            logprobs=0,
+        )
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        return [[_completion(c) for c in out.outputs] for out in outs]
+
+    def update_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
+        worker = self.llm.llm_engine.model_executor.driver_worker.worker
+        worker.reload_weights(weights_iterator=list(state_dict.items()))
+        self.llm.reset_prefix_cache()
+
+
+def _completion(c) -> Completion:
+    ids = list(c.token_ids)
+    logprobs = [step[tok].logprob for step, tok in zip(c.logprobs, ids)]
+    return Completion(ids, logprobs, c.text, c.finish_reason == "length")

@@ -1,0 +1,369 @@
+"""The synchronous step loop, written against protocols and the algorithm registry.
+
+generate -> score -> (reference) -> old logprobs -> advantages -> optimizer steps -> weight sync
+-> metrics / samples / checkpoints. See DESIGN.md, "One step".
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlpost.algorithms import get_algorithm
+from rlpost.batch import RolloutBatch, pad_sequences, scatter_response_values
+from rlpost.checkpoint import checkpoint_dir, mark_complete, prune
+from rlpost.config import ExperimentConfig, StageConfig, dump_config
+from rlpost.data import LoadedEnv, PromptSampler, load_env, render_prompt
+from rlpost.rewards import Sample
+from rlpost.rollout import SamplingSpec
+from rlpost.tracking import Tracker, prepare_run_dir
+
+
+class Timer:
+    """Accumulates wall seconds per phase as `time/<phase>_s`."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = f"time/{name}_s"
+            self.times[key] = self.times.get(key, 0.0) + time.perf_counter() - start
+
+
+def reward_bindings(envs: list[LoadedEnv]) -> dict[str, list[dict[str, Any]]]:
+    """Per environment name, the reward plugins to apply (YAML override or the env's defaults)."""
+    out = {}
+    for e in envs:
+        if e.spec.rewards is not None:
+            out[e.name] = [b.model_dump() for b in e.spec.rewards]
+        else:
+            out[e.name] = [{"name": r.name, "weight": r.weight, "params": dict(r.params)} for r in e.env.rewards]
+    return out
+
+
+def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
+    """The policy's starting checkpoint: the configured path, or a tiny model built (and warmed up) here."""
+    if cfg.model.path != "tiny":
+        return cfg.model.path
+    from rlpost.tinymodel import TinySpec, build_tiny_model
+
+    base = build_tiny_model(run_dir / "base_model", TinySpec(**cfg.model.tiny.model_dump(), seed=cfg.run.seed))
+    log(f"built tiny model at {base}")
+    if not cfg.warmup.enabled:
+        return str(base)
+    from rlpost.warmup import sft_warmup
+
+    pairs = []
+    for spec in cfg.stages[0].envs:
+        env = load_env(spec, "train")
+        if env.env.sft_target is None:
+            raise ValueError(f"warmup: environment {spec.name!r} has no reference completions")
+        rows = env.rows.select(range(min(cfg.warmup.examples, len(env.rows))))
+        pairs += [(r["prompt"], env.env.sft_target(r)) for r in rows]
+    start = time.perf_counter()
+    out = sft_warmup(base, pairs, cfg.warmup, run_dir / "warmup_model", cfg.run.seed)
+    log(f"supervised warm-up: {cfg.warmup.steps} steps in {time.perf_counter() - start:.1f}s -> {out}")
+    return str(out)
+
+
+class Trainer:
+    def __init__(self, cfg: ExperimentConfig):
+        self.cfg = cfg
+        self.algorithm = get_algorithm(cfg.algorithm.name)
+        self.params = cfg.algorithm.model_dump()
+        self.run_dir = cfg.run.path
+        self.step = 0
+
+    # ----- set-up -------------------------------------------------------------------------
+    def setup(self) -> None:
+        from transformers import AutoTokenizer
+
+        cfg = self.cfg
+        moved = prepare_run_dir(self.run_dir)
+        (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+        self.tracker = Tracker(self.run_dir, console=cfg.logging.console, tensorboard=cfg.logging.tensorboard)
+        if moved:
+            self.tracker.info(f"previous run directory moved to {moved}")
+        self.model_path = prepare_model(cfg, self.run_dir, self.tracker.info)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self.stages = [[load_env(s, "train") for s in stage.envs] for stage in cfg.stages]
+        self._start_actors()
+
+    def _start_actors(self) -> None:
+        import ray
+
+        from rlpost.cluster.actors import PolicyActor, ReferenceActor, RolloutActor
+        from rlpost.cluster.reward_pool import RewardPool
+        from rlpost.cluster.runtime import actor_options, cores, start_ray
+        from rlpost.learner.distributed import free_port
+        from rlpost.learner.policy import LearnerSpec
+        from rlpost.rollout.vllm_engine import vllm_env
+
+        cfg = self.cfg
+        start = time.perf_counter()
+        start_ray(cfg.cluster)
+        gpu = 1 if cfg.cluster.use_gpu else 0
+        max_len = self._max_model_len()
+        engine_env = vllm_env(cfg.rollout.threads or cores(), cfg.rollout.kv_cache_gib) if cfg.rollout.engine == "vllm" else {}
+        self.engines = [
+            RolloutActor.options(**actor_options(engine_env, gpu)).remote(
+                cfg.rollout.engine, model_path=self.model_path, dtype=cfg.model.dtype, seed=cfg.run.seed + i, max_model_len=max_len
+            )
+            for i in range(cfg.rollout.num_engines)
+        ]
+        spec = LearnerSpec(
+            model_path=self.model_path,
+            dtype=cfg.model.dtype,
+            zero_stage=cfg.learner.zero_stage,
+            lr=cfg.learner.lr,
+            weight_decay=cfg.learner.weight_decay,
+            grad_clip=cfg.learner.grad_clip,
+            mini_batch_size=cfg.mini_batch_size,
+            micro_batch_size=cfg.learner.micro_batch_size,
+            epochs=cfg.learner.epochs,
+            num_workers=cfg.learner.num_workers,
+            threads=cfg.learner.threads or cores(),
+            temperature=cfg.rollout.temperature,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            seed=cfg.run.seed,
+        )
+        port = free_port()
+        learner_env = {"DS_ACCELERATOR": "cuda" if gpu else "cpu"}
+        self.learners = [
+            PolicyActor.options(**actor_options(learner_env, gpu)).remote(spec, self.params, rank, "127.0.0.1", port)
+            for rank in range(cfg.learner.num_workers)
+        ]
+        self.reference = None
+        if cfg.algorithm.kl_coef > 0:
+            self.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
+                self.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, spec.threads
+            )
+        bindings = {}
+        for envs in self.stages:
+            bindings.update(reward_bindings(envs))
+        self.rewards = RewardPool(
+            bindings, cfg.rewards.num_workers, cfg.rewards.timeout_s, cfg.rewards.fallback_score, actor_options({"OMP_NUM_THREADS": "1"})
+        )
+        waits = [e.ready.remote() for e in self.engines] + [w.ready.remote() for w in self.learners]
+        if self.reference is not None:
+            waits.append(self.reference.ready.remote())
+        ray.get(waits)
+        self.tracker.info(
+            f"started {len(self.engines)} {cfg.rollout.engine} engine(s), {len(self.learners)} DeepSpeed learner(s) "
+            f"(ZeRO-{cfg.learner.zero_stage}), {'a reference model, ' if self.reference else ''}"
+            f"{cfg.rewards.num_workers} reward worker(s) in {time.perf_counter() - start:.1f}s"
+        )
+
+    def _max_model_len(self) -> int:
+        longest = 0
+        for envs in self.stages:
+            for e in envs:
+                sample = e.rows.select(range(min(len(e.rows), 2000)))["prompt"]
+                longest = max(longest, max(len(render_prompt(self.tokenizer, p, e.spec.chat)) for p in sample))
+        return longest + self.cfg.rollout.max_new_tokens + 8
+
+    # ----- one step -----------------------------------------------------------------------
+    def rollout(self, sampler: PromptSampler, timer: Timer) -> RolloutBatch:
+        import ray
+
+        cfg = self.cfg.rollout
+        picks = sampler.sample(cfg.prompts_per_step)
+        prompt_ids = [render_prompt(self.tokenizer, row["prompt"], env.spec.chat) for env, row in picks]
+        spec = SamplingSpec(n=cfg.n, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p, seed=None)
+        with timer("rollout"):
+            shards = [list(range(i, len(picks), len(self.engines))) for i in range(len(self.engines))]
+            futures = [e.generate.remote([prompt_ids[j] for j in idx], spec) for e, idx in zip(self.engines, shards) if idx]
+            groups: list[Any] = [None] * len(picks)
+            for idx, result in zip(shards, ray.get(futures, timeout=cfg.timeout_s)):
+                for j, completions in zip(idx, result):
+                    groups[j] = completions
+        rows_prompt, rows_resp, lp, meta = [], [], [], []
+        for j, ((env, row), completions) in enumerate(zip(picks, groups)):
+            for c in completions:
+                rows_prompt.append(prompt_ids[j])
+                rows_resp.append(c.token_ids)
+                lp.append(c.logprobs)
+                meta.append((j, env, row, c))
+        input_ids, attention_mask, response_mask = pad_sequences(rows_prompt, rows_resp, self.tokenizer.pad_token_id)
+        return RolloutBatch(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            response_mask=response_mask,
+            rollout_logprobs=scatter_response_values(lp, [len(p) for p in rows_prompt], input_ids.shape[1]),
+            group_ids=torch.tensor([m[0] for m in meta]),
+            prompts=[m[2]["prompt"] for m in meta],
+            responses=[m[3].text for m in meta],
+            envs=[m[1].name for m in meta],
+            references=[{k: m[2][k] for k in m[1].env.reference_fields} for m in meta],
+            truncated=torch.tensor([m[3].truncated for m in meta]),
+        )
+
+    def score(self, batch: RolloutBatch, timer: Timer) -> None:
+        with timer("reward"):
+            samples = [Sample(p, r, ref, env) for p, r, ref, env in zip(batch.prompts, batch.responses, batch.references, batch.envs)]
+            scored = self.rewards.score(samples)
+        batch.rewards = torch.tensor([s.score for s in scored], dtype=torch.float32)
+        batch.reward_errors = [s.error for s in scored]
+        names = sorted({k for s in scored for k in s.components})
+        batch.reward_components = {k: torch.tensor([s.components.get(k, float("nan")) for s in scored]) for k in names}
+
+    def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer) -> None:
+        import ray
+
+        world = len(self.learners)
+        with timer("old_logprobs"):
+            shards = ray.get([w.compute_logprobs.remote(batch_ref) for w in self.learners])
+            old = torch.zeros_like(batch.rollout_logprobs)
+            for rank, part in enumerate(shards):
+                old[rank::world] = part
+            batch.old_logprobs = old * batch.response_mask
+        if self.reference is not None:
+            with timer("ref"):
+                batch.ref_logprobs = ray.get(self.reference.compute_logprobs.remote(batch_ref)) * batch.response_mask
+
+    def train_step(self, sampler: PromptSampler) -> dict[str, float]:
+        import ray
+
+        timer = Timer()
+        start = time.perf_counter()
+        batch = self.rollout(sampler, timer)
+        self.score(batch, timer)
+        batch_ref = ray.put(batch)
+        self.learner_logprobs(batch, batch_ref, timer)
+        batch.advantages = self.algorithm.advantages(batch.rewards, batch.group_ids, batch.response_mask, self.params)
+        with timer("train"):
+            batch_ref = ray.put(batch)
+            stats = ray.get([w.train.remote(batch_ref) for w in self.learners], timeout=self.cfg.learner.timeout_s)
+        with timer("weight_sync"):
+            sync = self.sync_weights()
+        metrics = self.metrics(batch, stats, sync)
+        metrics.update(timer.times)
+        metrics["time/step_s"] = time.perf_counter() - start
+        metrics["time/overhead_s"] = metrics["time/step_s"] - sum(timer.times.values())
+        self.log_samples(batch)
+        return metrics
+
+    def sync_weights(self) -> float:
+        """Push the learner's weights to every engine (one object-store copy); returns engine seconds."""
+        import ray
+
+        callers = self.learners if self.cfg.learner.zero_stage == 3 else self.learners[:1]
+        weights = ray.get([w.weights_ref.remote() for w in callers])[0]
+        seconds = ray.get([e.update_weights.remote(weights) for e in self.engines], timeout=self.cfg.rollout.timeout_s)
+        return max(seconds)
+
+    # ----- records ------------------------------------------------------------------------
+    def metrics(self, batch: RolloutBatch, stats: list[dict[str, float]], sync_engine_s: float) -> dict[str, float]:
+        from rlpost.algorithms import masked_mean
+
+        mask = batch.response_mask
+        lengths = batch.response_lengths
+        m: dict[str, float] = {
+            "reward/mean": batch.rewards.mean().item(),
+            "reward/std": batch.rewards.std().item() if len(batch) > 1 else 0.0,
+            "reward/max": batch.rewards.max().item(),
+            "reward/min": batch.rewards.min().item(),
+            "reward/error_rate": sum(e is not None for e in batch.reward_errors) / len(batch),
+            "response_length/mean": lengths.mean().item(),
+            "response_length/max": lengths.max().item(),
+            "response_length/truncated_frac": batch.truncated.float().mean().item(),
+            "advantage/mean_abs": masked_mean(batch.advantages.abs(), mask).item(),
+            "rollout/logprob_abs_diff": masked_mean((batch.rollout_logprobs - batch.old_logprobs).abs(), mask).item(),
+            "time/weight_sync_engine_s": sync_engine_s,
+        }
+        groups = batch.group_ids.unique()
+        equal = sum(bool((batch.rewards[batch.group_ids == g] == batch.rewards[batch.group_ids == g][0]).all()) for g in groups)
+        m["groups/all_equal_frac"] = equal / len(groups)
+        for name, values in batch.reward_components.items():
+            finite = values[~values.isnan()]
+            if finite.numel():
+                m[f"reward/{name}"] = finite.mean().item()
+        for key in stats[0]:
+            m[f"actor/{key}"] = sum(s[key] for s in stats) / len(stats)
+        if "actor/kl" in m:
+            m["kl/mean"] = m.pop("actor/kl")
+        if batch.ref_logprobs is not None and "kl/mean" not in m:
+            m["kl/mean"] = masked_mean(batch.old_logprobs - batch.ref_logprobs, mask).item()
+        return m
+
+    def log_samples(self, batch: RolloutBatch) -> None:
+        k = min(self.cfg.logging.samples_per_step, len(batch))
+        if not k:
+            return
+        rows = torch.randperm(len(batch), generator=torch.Generator().manual_seed(self.step))[:k].tolist()
+        self.tracker.log_samples(
+            self.step,
+            [
+                {
+                    "env": batch.envs[i],
+                    "prompt": batch.prompts[i],
+                    "response": batch.responses[i],
+                    "reward": batch.rewards[i].item(),
+                    "components": {n: v[i].item() for n, v in batch.reward_components.items()},
+                    "error": batch.reward_errors[i],
+                }
+                for i in rows
+            ],
+        )
+
+    def save(self, step: int | None) -> Path:
+        import ray
+
+        path = checkpoint_dir(self.run_dir, step)
+        ray.get([w.save.remote(str(path)) for w in self.learners])
+        mark_complete(path)
+        if step is not None:
+            prune(self.run_dir, self.cfg.checkpoint.keep_last)
+        return path
+
+    # ----- the loop -----------------------------------------------------------------------
+    def run_stage(self, stage: StageConfig, envs: list[LoadedEnv], total: int) -> None:
+        sampler = PromptSampler(envs, seed=self.cfg.run.seed + self.step)
+        every = self.cfg.checkpoint.save_every
+        for _ in range(stage.steps):
+            self.step += 1
+            metrics = self.train_step(sampler)
+            metrics["stage"] = stage.name
+            self.tracker.log(self.step, metrics, total)
+            if every and self.step % every == 0:
+                self.save(self.step)
+
+    def run(self) -> Path:
+        self.setup()
+        try:
+            total = sum(s.steps for s in self.cfg.stages)
+            for stage, envs in zip(self.cfg.stages, self.stages):
+                self.tracker.info(f"stage {stage.name!r}: {stage.steps} steps on {[e.name for e in envs]}")
+                self.run_stage(stage, envs, total)
+            final = self.save(None)
+            self.tracker.info(f"final policy saved to {final}")
+        finally:
+            self.shutdown()
+        return self.run_dir
+
+    def shutdown(self) -> None:
+        if hasattr(self, "rewards"):
+            self.rewards.close()
+        self.tracker.close()
+
+
+def describe(cfg: ExperimentConfig) -> dict[str, Any]:
+    """A short summary of what a config will run (used by `rlpost check`)."""
+    algo = get_algorithm(cfg.algorithm.name)
+    return {
+        "algorithm": algo.name,
+        "run_dir": str(cfg.run.path),
+        "steps": sum(s.steps for s in cfg.stages),
+        "sequences_per_step": cfg.batch_size,
+        "optimizer_steps_per_rollout": cfg.learner.epochs * cfg.batch_size // cfg.mini_batch_size,
+        "reference_model": cfg.algorithm.kl_coef > 0,
+    }
