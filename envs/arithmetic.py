@@ -16,7 +16,9 @@ _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 _SPLIT_SALT = {"train": 0, "test": 1}
 
 
-def make_rows(split: str, digits: int = 2, ops: str = "+", train_size: int = 5000, test_size: int = 200, seed: int = 0) -> list[dict[str, Any]]:
+def make_rows(
+    split: str, digits: int = 2, ops: str = "+", train_size: int = 5000, test_size: int = 200, seed: int = 0
+) -> list[dict[str, Any]]:
     """Rows of `prompt`, `answer` for `split` ('train' or 'test'); the two splits share no prompt."""
     if split not in _SPLIT_SALT:
         raise ValueError(f"arithmetic: unknown split {split!r}; expected 'train' or 'test'")
@@ -26,7 +28,7 @@ def make_rows(split: str, digits: int = 2, ops: str = "+", train_size: int = 500
     if not 1 <= digits <= 6:
         raise ValueError(f"arithmetic: params.digits must be in 1..6, got {digits}")
     hi = 10**digits - 1
-    space = (hi + 1) ** 2 * len(ops)
+    space = (hi + 1) ** 2 * len(set(ops))
     if train_size + test_size > space:
         raise ValueError(f"arithmetic: {train_size + test_size} rows requested but only {space} distinct problems exist")
     rng = random.Random(f"arithmetic-{seed}")

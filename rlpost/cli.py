@@ -31,9 +31,10 @@ def validate_plugins(cfg: ExperimentConfig) -> None:
             for k, name in enumerate(names):
                 try:
                     resolve_reward(name)
-                except (KeyError, ValueError, ImportError, AttributeError) as e:
+                except Exception as e:  # noqa: BLE001 - any failure to load a plugin is a config error
                     where = f"{key}.rewards.{k}.name" if spec.rewards is not None else f"{key}.name"
-                    raise ConfigError(f"{where}: {e.args[0] if e.args else e}") from None
+                    detail = e.args[0] if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
+                    raise ConfigError(f"{where}: {' '.join(str(detail).split())}") from None
 
 
 def cmd_check(args) -> int:

@@ -6,6 +6,7 @@ validates. Any problem raises `ConfigError` with a one-line message naming the k
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,12 +26,15 @@ class Section(BaseModel):
 
 class RunConfig(Section):
     name: str = Field("run", description="run name; the run directory defaults to runs/<name>")
-    dir: str | None = Field(None, description="run directory (default runs/<name>)")
+    dir: str | None = Field(
+        None, description="run directory (default $RLPOST_RUN_ROOT/<name>, RLPOST_RUN_ROOT defaulting to runs)"
+    )
     seed: int = Field(0, description="seed for data order, sampling and model init")
 
     @property
     def path(self) -> Path:
-        return Path(self.dir) if self.dir else Path("runs") / self.name
+        """`dir`, else <RLPOST_RUN_ROOT or runs>/<name>."""
+        return Path(self.dir) if self.dir else Path(os.environ.get("RLPOST_RUN_ROOT", "runs")) / self.name
 
 
 class TinyModelConfig(Section):
@@ -220,6 +224,14 @@ def _format_error(err: ValidationError) -> str:
     return f"{where}{msg}{more}"
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error (reader errors have no `problem`)."""
+    problem = getattr(e, "problem", None)
+    if problem is None and isinstance(e, yaml.reader.ReaderError):
+        problem = f"unacceptable character #x{e.character:04x} at position {e.position}"
+    return " ".join(str(problem or e).split())
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'a.b.0.c=value' -> (['a','b','0','c'], YAML-parsed value)."""
     if "=" not in text:
@@ -230,7 +242,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw else ""
     except yaml.YAMLError as e:
-        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML ({e.problem})") from None
+        raise ConfigError(f"override {key}: value {raw!r} is not valid YAML ({_yaml_problem(e)})") from None
     return key.split("."), value
 
 
@@ -267,7 +279,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{p}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+        raise ConfigError(f"{p}{where}: invalid YAML ({_yaml_problem(e)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     return data

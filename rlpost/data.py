@@ -57,5 +57,6 @@ class PromptSampler:
 def render_prompt(tokenizer, text: str, chat: bool) -> list[int]:
     """Token ids of a prompt: raw text, or the chat template with a user turn."""
     if chat:
-        return list(tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True))
+        messages = [{"role": "user", "content": text}]
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
     return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -118,6 +118,8 @@ def resolve_reward(spec: str) -> RewardPlugin:
         obj = _load_attr(spec)
         if isinstance(obj, RewardPlugin):
             return obj
+        if not callable(obj):
+            raise TypeError(f"reward {spec!r} is a {type(obj).__name__}, not a callable")
         registered = next((p for p in REWARDS.values() if p.fn is obj), None)
         return registered or RewardPlugin(spec, obj, first_line(obj.__doc__))
     for ep in entry_points(group=ENTRY_POINT_GROUP):

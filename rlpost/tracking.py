@@ -51,7 +51,7 @@ class Tracker:
     def __init__(self, run_dir: Path, console: bool = True, tensorboard: bool = False):
         self.metrics = JsonlWriter(run_dir / "metrics.jsonl")
         self.samples = JsonlWriter(run_dir / "samples.jsonl")
-        self.console = Console(highlight=False) if console else None
+        self.console = Console(highlight=False, soft_wrap=True) if console else None
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -94,7 +94,9 @@ def format_step_line(step: int, m: dict[str, float], total: int | None) -> str:
     if "reward/error_rate" in m and m["reward/error_rate"] > 0:
         parts.append(f"[red]reward errors {m['reward/error_rate']:.1%}[/]")
     times = " ".join(
-        f"{k.split('/')[1][:-2]} {m[k]:.2f}" for k in ("time/rollout_s", "time/reward_s", "time/ref_s", "time/train_s", "time/weight_sync_s") if k in m
+        f"{k.split('/')[1][:-2]} {m[k]:.2f}"
+        for k in ("time/rollout_s", "time/reward_s", "time/ref_s", "time/train_s", "time/weight_sync_s")
+        if k in m
     )
     parts.append(f"{m.get('time/step_s', 0):.2f}s ({times})")
     return " | ".join(parts)

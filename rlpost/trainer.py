@@ -116,7 +116,11 @@ class Trainer:
         engine_env = vllm_env(cfg.rollout.threads or cores(), cfg.rollout.kv_cache_gib) if cfg.rollout.engine == "vllm" else {}
         self.engines = [
             RolloutActor.options(**actor_options(engine_env, gpu)).remote(
-                cfg.rollout.engine, model_path=self.model_path, dtype=cfg.model.dtype, seed=cfg.run.seed + i, max_model_len=max_len
+                cfg.rollout.engine,
+                model_path=self.model_path,
+                dtype=cfg.model.dtype,
+                seed=cfg.run.seed + i,
+                max_model_len=max_len,
             )
             for i in range(cfg.rollout.num_engines)
         ]
@@ -151,7 +155,11 @@ class Trainer:
         for envs in self.stages:
             bindings.update(reward_bindings(envs))
         self.rewards = RewardPool(
-            bindings, cfg.rewards.num_workers, cfg.rewards.timeout_s, cfg.rewards.fallback_score, actor_options({"OMP_NUM_THREADS": "1"})
+            bindings,
+            cfg.rewards.num_workers,
+            cfg.rewards.timeout_s,
+            cfg.rewards.fallback_score,
+            actor_options({"OMP_NUM_THREADS": "1"}),
         )
         waits = [e.ready.remote() for e in self.engines] + [w.ready.remote() for w in self.learners]
         if self.reference is not None:
@@ -209,7 +217,9 @@ class Trainer:
 
     def score(self, batch: RolloutBatch, timer: Timer) -> None:
         with timer("reward"):
-            samples = [Sample(p, r, ref, env) for p, r, ref, env in zip(batch.prompts, batch.responses, batch.references, batch.envs)]
+            samples = [
+                Sample(p, r, ref, env) for p, r, ref, env in zip(batch.prompts, batch.responses, batch.references, batch.envs)
+            ]
             scored = self.rewards.score(samples)
         batch.rewards = torch.tensor([s.score for s in scored], dtype=torch.float32)
         batch.reward_errors = [s.error for s in scored]

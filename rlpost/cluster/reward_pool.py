@@ -42,7 +42,14 @@ RewardActor = ray.remote(RewardWorker)
 
 
 class RewardPool:
-    def __init__(self, bindings: dict[str, list[dict[str, Any]]], num_workers: int, timeout_s: float, fallback: float, actor_options: dict[str, Any]):
+    def __init__(
+        self,
+        bindings: dict[str, list[dict[str, Any]]],
+        num_workers: int,
+        timeout_s: float,
+        fallback: float,
+        actor_options: dict[str, Any],
+    ):
         self.bindings, self.timeout_s, self.fallback = bindings, timeout_s, fallback
         self.options = actor_options
         self.workers = [self._spawn() for _ in range(num_workers)]

@@ -23,7 +23,9 @@ def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, temperature: f
 
 
 @torch.no_grad()
-def batched_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, micro_batch_size: int, temperature: float = 1.0) -> torch.Tensor:
+def batched_logprobs(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, micro_batch_size: int, temperature: float = 1.0
+) -> torch.Tensor:
     """Forward `model` over [B, T] in micro-batches; returns logprobs [B, T]."""
     out = []
     for ids, mask in zip(input_ids.split(micro_batch_size), attention_mask.split(micro_batch_size)):

