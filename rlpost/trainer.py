@@ -18,6 +18,7 @@ from rlpost.batch import RolloutBatch, pad_sequences, scatter_response_values
 from rlpost.checkpoint import checkpoint_dir, mark_complete, prune
 from rlpost.config import ExperimentConfig, StageConfig, dump_config
 from rlpost.data import LoadedEnv, PromptSampler, load_env, render_prompt
+from rlpost.plots import plot_run
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
 from rlpost.tracking import Tracker, prepare_run_dir
@@ -356,6 +357,7 @@ class Trainer:
                 self.run_stage(stage, envs, total)
             final = self.save(None)
             self.tracker.info(f"final policy saved to {final}")
+            self.tracker.info(f"plots: {plot_run(self.run_dir)}")
         finally:
             self.shutdown()
         return self.run_dir

@@ -46,8 +46,10 @@ def test_submit_quickstart_job(tmp_path):
              "learner.micro_batch_size=32", "run.name=job"],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
-        status = _ray("job", "status", env["RLPOST_JOB_ID"], env=env)
-        assert "SUCCEEDED" in status.stdout, (done.stdout[-3000:], done.stderr[-3000:], status.stdout)
+        from ray.job_submission import JobStatus, JobSubmissionClient
+
+        status = JobSubmissionClient(env["RAY_ADDRESS"]).get_job_status(env["RLPOST_JOB_ID"])
+        assert status == JobStatus.SUCCEEDED, (status, done.stdout[-3000:], done.stderr[-3000:])
         metrics = tmp_path / "runs" / "job" / "metrics.jsonl"
         steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
         assert steps == [1, 2]
