@@ -210,16 +210,23 @@ def run_trl(args: argparse.Namespace, use_vllm: bool, patch_sync: bool = False) 
     trainer.train()
 
     logs = {entry["step"]: entry for entry in clock["logs"]}
-    per_step = [logs.get(i + 1, {}) for i in range(len(clock["step"]))]
+    steps = clock["step"]
+    per_step = [logs.get(i + 1, {}) for i in range(len(steps))]
     result = {
         "startup_s": clock["first_begin"] - T_IMPORT,
-        "step_s": clock["step"],
+        "step_s": steps,
         "mean_completion_len": [e.get("completions/mean_length") for e in per_step],
-        "generate_s": clock["gen"] if len(clock["gen"]) == len(clock["step"]) else None,
         "reward_mean": [e.get("reward") for e in per_step],
     }
+    if len(clock["gen"]) == len(steps):
+        # TRL syncs the engine's weights inside its generation call; the phases keep them apart
+        sync = clock["sync"] if len(clock["sync"]) == len(steps) else [0.0] * len(steps)
+        result["phases_s"] = {
+            "rollout": [g - w for g, w in zip(clock["gen"], sync)],
+            "weight_sync": sync,
+            "score+logprobs+train": [t - g for t, g in zip(steps, clock["gen"])],
+        }
     if use_vllm:
-        result["weight_sync_s"] = clock["sync"]
         # engine vs trainer logprobs: large values would mean the weight sync did not take
         result["sampling_logp_diff_mean"] = [e.get("sampling/sampling_logp_difference/mean") for e in per_step]
     return result
@@ -273,10 +280,11 @@ def run_rlpost(args: argparse.Namespace) -> dict:
         "startup_s": marks["first_step"] - T_IMPORT,
         "step_s": [m["time/step_s"] for m in metrics],
         "mean_completion_len": [m["response_length/mean"] for m in metrics],
-        "generate_s": [m["time/rollout_s"] for m in metrics],
-        "weight_sync_s": [m["time/weight_sync_s"] for m in metrics],
-        "train_s": [m["time/train_s"] for m in metrics],
-        "old_logprobs_s": [m["time/old_logprobs_s"] for m in metrics],
+        "phases_s": {
+            phase: [m.get(f"time/{phase}_s", 0.0) for m in metrics]
+            for phase in ("rollout", "reward", "ref", "old_logprobs", "train", "weight_sync", "overhead")
+            if any(f"time/{phase}_s" in m for m in metrics)
+        },
         "reward_mean": [m["reward/mean"] for m in metrics],
         "rollout_logprob_abs_diff": [m["rollout/logprob_abs_diff"] for m in metrics],
     }
@@ -330,9 +338,7 @@ def summarise(result: dict, batch: int) -> dict:
     if lengths and all(x is not None for x in lengths):
         out["mean_completion_len"] = statistics.fmean(lengths)
         out["ms_per_generated_token"] = 1000 * sum(timed) / (batch * sum(lengths))
-    gen = (result.get("generate_s") or [])[skip:]
-    if gen:
-        out["mean_generate_s"] = statistics.fmean(gen)
+    out["phases_mean_s"] = {k: statistics.fmean(v[skip:]) for k, v in (result.get("phases_s") or {}).items() if v[skip:]}
     return out
 
 
@@ -373,9 +379,11 @@ def run_all(args: argparse.Namespace) -> int:
             )
             try:
                 rc = proc.wait(timeout=args.side_timeout)
-            except subprocess.TimeoutExpired:
+            except (subprocess.TimeoutExpired, KeyboardInterrupt) as stop:
                 os.killpg(proc.pid, signal.SIGKILL)  # the side's own process group (its engine, Ray, ...)
                 proc.wait()
+                if isinstance(stop, KeyboardInterrupt):
+                    raise
                 rc = None
         wall = time.time() - start
         if result_path.exists():
@@ -408,8 +416,12 @@ def run_all(args: argparse.Namespace) -> int:
     report["markdown"] = table
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwritten to {out.relative_to(ROOT)}")
-    if args.workdir is None and all(r.get("ok") for r in results.values()):
-        shutil.rmtree(workdir, ignore_errors=True)  # model, runs and logs; kept when a side failed
+    if args.workdir is None:
+        # the model and run directories go (hundreds of MB on 50m); the logs stay
+        for sub in workdir.iterdir():
+            if sub.is_dir():
+                shutil.rmtree(sub, ignore_errors=True)
+        print(f"side logs in {workdir}")
     else:
         print(f"model, logs and run directories kept in {workdir}")
     return 0 if results.get("rlpost", {}).get("ok") else 1
@@ -487,23 +499,32 @@ def markdown(report: dict) -> str:
         f"{w['samples_per_prompt']} samples, ≤ {w['max_new_tokens']} new tokens, 1 optimizer step per rollout, "
         f"first {w['warmup_steps_excluded']} steps excluded",
         "",
-        "| side | status | start-up s | steps timed | mean s/step | median s/step | generate s/step "
+        "| side | status | start-up s | steps timed | mean s/step | median s/step | rollout s/step | weight sync s/step "
         "| mean completion len | ms / generated token | TRL / rlpost (mean, median) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    phase_lines = []
     for side, r in report["sides"].items():
         s = r.get("summary", {})
+        phases = s.get("phases_mean_s", {})
+        if phases:
+            phase_lines.append(f"- {side}: " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
         ratio = report["ratio_trl_over_rlpost"].get(side)
         ratio_txt = f"{ratio['mean']:.2f}×, {ratio['median']:.2f}×" if ratio else ("1 (baseline)" if side == "rlpost" else "–")
-        status = "ok" if r.get("ok") else f"failed: {r.get('error', '?')[:120]}"
+        status = "ok" if r.get("ok") else "failed: " + r.get("error", "?")[:120].replace("|", "\\|")
         lines.append(
             f"| {side} | {status} | {_fmt(r.get('startup_s'), '.1f')} | {s.get('steps_timed', 0)} "
             f"| {_fmt(s.get('mean_s_per_step'), '.3f')} | {_fmt(s.get('median_s_per_step'), '.3f')} "
-            f"| {_fmt(s.get('mean_generate_s'), '.3f')} | {_fmt(s.get('mean_completion_len'), '.1f')} "
+            f"| {_fmt(phases.get('rollout'), '.3f')} | {_fmt(phases.get('weight_sync'), '.3f')} "
+            f"| {_fmt(s.get('mean_completion_len'), '.1f')} "
             f"| {_fmt(s.get('ms_per_generated_token'), '.2f')} | {ratio_txt} |"
         )
     lines.append("")
     lines.append("TRL / rlpost > 1 means rlpost is faster. Start-up (process start to first step) is not in the ratio.")
+    if "trl-vllm-reload" in report["sides"]:
+        lines.append("trl-vllm-reload is not stock TRL: its colocated engine gets weights through vLLM's reload_weights.")
+    if phase_lines:
+        lines += ["", "Mean seconds per timed step, by phase:", *phase_lines]
     return "\n".join(lines)
 
 
