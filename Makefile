@@ -31,6 +31,7 @@ quickstart: install
 	$(VENV)/bin/rlpost train configs/quickstart.yaml
 
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-fast: install

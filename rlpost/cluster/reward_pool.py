@@ -15,7 +15,6 @@ import ray
 
 from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 
-
 STARTUP_TIMEOUT_S = 300.0
 
 
