@@ -42,7 +42,7 @@ def summarize(metrics: list[dict]) -> dict:
     out = {
         "step_s": step,
         "steps_measured": len(rows),
-        "tokens_per_step": statistics.mean(m["response_length/mean"] for m in rows),
+        "response_length_mean": statistics.mean(m["response_length/mean"] for m in rows),
     }
     for phase in PHASES:
         key = f"time/{phase}_s"

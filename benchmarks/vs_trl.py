@@ -19,8 +19,9 @@ fails on vLLM's CPU backend) replaced by vLLM's `reload_weights` -- not stock TR
 Step time: TRL from on_step_begin to on_step_end (a TrainerCallback); rlpost `time/step_s`
 from metrics.jsonl. The first 2 steps of each side are warm-up and left out of the mean and
 median. Start-up (process start to the first step) is reported apart, not in the ratio. No
-side forces a completion length: both sample from the same model until EOS or the limit, so the
-mean completion length is reported for each side, with seconds per generated token.
+side forces a completion length (forcing it on TRL alone would make TRL generate more tokens than
+rlpost): both sample from the same model until EOS or the limit, and the mean completion length
+and milliseconds per generated token are reported for each side, with a per-phase breakdown.
 
 Prints a markdown table and writes it as JSON to benchmarks/results/vs_trl_<model>.json.
 """
@@ -221,11 +222,10 @@ def run_trl(args: argparse.Namespace, use_vllm: bool, patch_sync: bool = False) 
     if len(clock["gen"]) == len(steps):
         # TRL syncs the engine's weights inside its generation call; the phases keep them apart
         sync = clock["sync"] if len(clock["sync"]) == len(steps) else [0.0] * len(steps)
-        result["phases_s"] = {
-            "rollout": [g - w for g, w in zip(clock["gen"], sync)],
-            "weight_sync": sync,
-            "score+logprobs+train": [t - g for t, g in zip(steps, clock["gen"])],
-        }
+        result["phases_s"] = {"rollout": [g - w for g, w in zip(clock["gen"], sync)]}
+        if use_vllm:
+            result["phases_s"]["weight_sync"] = sync
+        result["phases_s"]["score+logprobs+train"] = [t - g for t, g in zip(steps, clock["gen"])]
     if use_vllm:
         # engine vs trainer logprobs: large values would mean the weight sync did not take
         result["sampling_logp_diff_mean"] = [e.get("sampling/sampling_logp_difference/mean") for e in per_step]

@@ -363,8 +363,14 @@ class Trainer:
         return self.run_dir
 
     def shutdown(self) -> None:
+        """Stop this run's actors (the Ray instance stays up for whoever started it) and close the logs."""
+        import ray
+
         if hasattr(self, "rewards"):
             self.rewards.close()
+        for actor in [*getattr(self, "engines", []), *getattr(self, "learners", []), getattr(self, "reference", None)]:
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
         self.tracker.close()
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import ray
 
 from tests.conftest import ROOT
 
@@ -18,8 +21,19 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
-def _ray(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "ray"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+def _wait_for_dashboard(address: str, head: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if head.poll() is not None:
+            raise AssertionError(f"ray start exited with {head.returncode}: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"{address}/api/version", timeout=2)
+            return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError("the Ray dashboard did not come up")
 
 
 def test_submit_quickstart_job(tmp_path):
@@ -33,12 +47,20 @@ def test_submit_quickstart_job(tmp_path):
         "RAY_USAGE_STATS_ENABLED": "0",
     }
     head_env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"}
-    temp = f"/tmp/ray-rlpost-{os.getpid()}"
-    started = _ray(
-        "start", "--head", "--num-cpus", "2", "--port", "6399", "--dashboard-host", "127.0.0.1",
-        "--dashboard-port", "8299", "--temp-dir", temp, "--disable-usage-stats", env=head_env,
+    # Job submission goes through the head's dashboard agent: a Ray started earlier in this
+    # process holds the default ports, so stop it and give this head ports and a temp dir of its own.
+    ray.shutdown()
+    temp_dir = f"/tmp/rlpost-ray-{os.getpid()}"
+    head_log = (tmp_path / "head.log").open("w")
+    # A head of our own, in its own session, so that stopping it leaves any other Ray alone.
+    head = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", "--num-cpus", "2", "--port", "6399",
+         "--dashboard-host", "127.0.0.1", "--dashboard-port", "8299", "--dashboard-agent-listen-port", "52399",
+         "--metrics-export-port", "8399", "--temp-dir", temp_dir,
+         "--disable-usage-stats"],
+        env=head_env, start_new_session=True, stdout=head_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    assert started.returncode == 0, started.stderr[-2000:]
+    _wait_for_dashboard(env["RAY_ADDRESS"], head, tmp_path / "head.log")
     try:
         done = subprocess.run(
             [str(ROOT / "launch" / "submit.sh"), "configs/quickstart.yaml",
@@ -46,6 +68,7 @@ def test_submit_quickstart_job(tmp_path):
              "learner.micro_batch_size=32", "run.name=job"],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
         from ray.job_submission import JobStatus, JobSubmissionClient
 
         status = JobSubmissionClient(env["RAY_ADDRESS"]).get_job_status(env["RLPOST_JOB_ID"])
@@ -55,4 +78,9 @@ def test_submit_quickstart_job(tmp_path):
         assert steps == [1, 2]
         assert (tmp_path / "runs" / "job" / "checkpoints" / "final" / "COMPLETE").exists()
     finally:
-        _ray("stop", "--force", env=head_env)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
