@@ -227,16 +227,23 @@ class Trainer:
         names = sorted({k for s in scored for k in s.components})
         batch.reward_components = {k: torch.tensor([s.components.get(k, float("nan")) for s in scored]) for k in names}
 
-    def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer) -> None:
+    @property
+    def on_policy(self) -> bool:
+        """One optimizer step per rollout batch: old logprobs are the learner's own, taken in the step."""
+        return self.cfg.learner.epochs == 1 and self.cfg.mini_batch_size == self.cfg.batch_size
+
+    def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer, old: bool = True) -> None:
+        """Old logprobs from the policy learners (when `old`) and reference logprobs (when KL is on)."""
         import ray
 
         world = len(self.learners)
-        with timer("old_logprobs"):
-            shards = ray.get([w.compute_logprobs.remote(batch_ref) for w in self.learners])
-            old = torch.zeros_like(batch.rollout_logprobs)
-            for rank, part in enumerate(shards):
-                old[rank::world] = part
-            batch.old_logprobs = old * batch.response_mask
+        if old:
+            with timer("old_logprobs"):
+                shards = ray.get([w.compute_logprobs.remote(batch_ref) for w in self.learners])
+                logprobs = torch.zeros_like(batch.rollout_logprobs)
+                for rank, part in enumerate(shards):
+                    logprobs[rank::world] = part
+                batch.old_logprobs = logprobs * batch.response_mask
         if self.reference is not None:
             with timer("ref"):
                 batch.ref_logprobs = ray.get(self.reference.compute_logprobs.remote(batch_ref)) * batch.response_mask
@@ -248,8 +255,9 @@ class Trainer:
         start = time.perf_counter()
         batch = self.rollout(sampler, timer)
         self.score(batch, timer)
-        batch_ref = ray.put(batch)
-        self.learner_logprobs(batch, batch_ref, timer)
+        if not self.on_policy or self.reference is not None:
+            batch_ref = ray.put(batch)
+            self.learner_logprobs(batch, batch_ref, timer, old=not self.on_policy)
         batch.advantages = self.algorithm.advantages(batch.rewards, batch.group_ids, batch.response_mask, self.params)
         with timer("train"):
             batch_ref = ray.put(batch)
@@ -288,7 +296,6 @@ class Trainer:
             "response_length/max": lengths.max().item(),
             "response_length/truncated_frac": batch.truncated.float().mean().item(),
             "advantage/mean_abs": masked_mean(batch.advantages.abs(), mask).item(),
-            "rollout/logprob_abs_diff": masked_mean((batch.rollout_logprobs - batch.old_logprobs).abs(), mask).item(),
             "time/weight_sync_engine_s": sync_engine_s,
         }
         groups = batch.group_ids.unique()
@@ -300,10 +307,12 @@ class Trainer:
                 m[f"reward/{name}"] = finite.mean().item()
         for key in stats[0]:
             m[f"actor/{key}"] = sum(s[key] for s in stats) / len(stats)
+        if batch.old_logprobs is not None:
+            m["rollout/logprob_abs_diff"] = masked_mean((batch.rollout_logprobs - batch.old_logprobs).abs(), mask).item()
+        else:
+            m["rollout/logprob_abs_diff"] = m.pop("actor/rollout_logprob_abs_diff")
         if "actor/kl" in m:
             m["kl/mean"] = m.pop("actor/kl")
-        if batch.ref_logprobs is not None and "kl/mean" not in m:
-            m["kl/mean"] = masked_mean(batch.old_logprobs - batch.ref_logprobs, mask).item()
         return m
 
     def log_samples(self, batch: RolloutBatch) -> None:

@@ -124,7 +124,13 @@ class PolicyLearner:
         """The loss of one micro-batch, normalised by the whole mini-batch (`norm`)."""
         logits = self.engine(input_ids=mb.input_ids, attention_mask=mb.attention_mask).logits
         logprobs, entropy = token_logprobs(logits, mb.input_ids, self.spec.temperature)
-        token_loss, stats = self.algorithm.policy_loss(logprobs, mb.old_logprobs, mb.advantages, mb.response_mask, self.params)
+        old_logprobs = mb.old_logprobs
+        if old_logprobs is None:
+            # on-policy (one optimizer step per rollout batch): the current policy is the old one
+            old_logprobs = logprobs.detach()
+        token_loss, stats = self.algorithm.policy_loss(logprobs, old_logprobs, mb.advantages, mb.response_mask, self.params)
+        if mb.old_logprobs is None:
+            stats["rollout_logprob_abs_diff"] = masked_mean((mb.rollout_logprobs - old_logprobs).abs(), mb.response_mask).item()
         agg = self.params["loss_agg"]
         pg_loss = aggregate_token_loss(token_loss, mb.response_mask, agg, **norm)
         loss = pg_loss
@@ -145,7 +151,7 @@ class PolicyLearner:
             state = self.engine._zero3_consolidated_16bit_state_dict()
         else:
             state = self.engine.module.state_dict()
-        return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        return {k: v.detach().cpu() for k, v in state.items()}
 
     def weights_ref(self):
         """Put the full state dict into Ray's object store once; engines on the node share it."""

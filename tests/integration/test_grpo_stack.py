@@ -143,8 +143,13 @@ def test_hf_engine_fallback(tmp_path):
     data["rollout"]["engine"] = "hf"
     data["stages"][0]["steps"] = 1
     data["algorithm"]["kl_coef"] = 0.0
+    # one optimizer step per rollout batch: the on-policy path (no separate old-logprob pass)
+    data["learner"].update(mini_batch_size=16, micro_batch_size=8)
     run_dir = Trainer(build_config(data)).run()
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 1
+    assert "time/old_logprobs_s" not in lines[0] and "kl/mean" not in lines[0]
+    assert lines[0]["actor/ratio_mean"] == pytest.approx(1.0) and lines[0]["actor/clipfrac"] == 0.0
+    assert lines[0]["actor/grad_norm"] > 0
     assert lines[0]["rollout/logprob_abs_diff"] < 1e-4
     assert (run_dir / "checkpoints" / "final" / "model.safetensors").exists()

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rlpost.cli import main
 
@@ -45,14 +46,17 @@ def test_check_quickstart_is_ok_and_imports_nothing_heavy(capsys):
     assert first == f"{QUICKSTART}: ok"
     summary = json.loads(rest)
     assert summary["algorithm"] == "grpo"
-    assert summary["steps"] == 30
-    assert summary["sequences_per_step"] == 128
-    assert summary["optimizer_steps_per_rollout"] == 2
+    raw = yaml.safe_load(Path(QUICKSTART).read_text())
+    sequences = raw["rollout"]["prompts_per_step"] * raw["rollout"]["n"]
+    assert summary["steps"] == sum(stage["steps"] for stage in raw["stages"])
+    assert summary["sequences_per_step"] == sequences
+    assert summary["optimizer_steps_per_rollout"] == sequences // raw["learner"]["mini_batch_size"]
     assert summary["reference_model"] is True
 
 
 def test_check_applies_overrides(capsys):
-    assert main(["check", QUICKSTART, "stages.0.steps=5", "algorithm.kl_coef=0", "learner.mini_batch_size=128"]) == 0
+    overrides = ["stages.0.steps=5", "algorithm.kl_coef=0", "rollout.prompts_per_step=16", "learner.mini_batch_size=128"]
+    assert main(["check", QUICKSTART, *overrides]) == 0
     summary = json.loads(capsys.readouterr().out.partition("\n")[2])
     assert summary["steps"] == 5
     assert summary["reference_model"] is False
