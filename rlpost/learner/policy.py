@@ -151,7 +151,9 @@ class PolicyLearner:
             state = self.engine._zero3_consolidated_16bit_state_dict()
         else:
             state = self.engine.module.state_dict()
-        return {k: v.detach().cpu() for k, v in state.items()}
+        # clone: under ZeRO the parameters are views into one flat buffer, and pickling a view
+        # would ship the whole buffer once per tensor
+        return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
     def weights_ref(self):
         """Put the full state dict into Ray's object store once; engines on the node share it."""
