@@ -72,6 +72,10 @@ def test_same_update_for_any_split(model_dir, loss_agg):
     norm_acc, w_acc = _train(model_dir, micro=2, world=1, loss_agg=loss_agg)
     norm_dp, w_dp = _train(model_dir, micro=2, world=2, loss_agg=loss_agg)
     assert norm_full > 0
+    # the weights shipped to rollout engines carry each tensor's own bytes, not ZeRO's flat buffer
+    assert sum(t.untyped_storage().nbytes() for t in w_full.values()) == sum(
+        t.numel() * t.element_size() for t in w_full.values()
+    )
     assert norm_acc == pytest.approx(norm_full, rel=1e-4)
     assert norm_dp == pytest.approx(norm_full, rel=1e-4)
     # Adam's first step is lr * g / (|g| + eps): coordinates with a near-zero gradient amplify
