@@ -1,6 +1,6 @@
 """Greedy and sampled (temperature 1) accuracy of checkpoints on the arithmetic test split.
 
-    .venv/bin/python benchmarks/heldout_accuracy.py runs/quickstart/warmup_model runs/quickstart/checkpoints/final
+.venv/bin/python benchmarks/heldout_accuracy.py runs/quickstart/warmup_model runs/quickstart/checkpoints/final
 """
 
 from __future__ import annotations

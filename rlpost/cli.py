@@ -56,22 +56,18 @@ def cmd_train(args) -> int:
 
 
 def cmd_rewards_list(args) -> int:
-    import importlib
+    from rlpost.rewards import REWARDS, load_builtins
 
-    from rlpost.rewards import REWARDS
-
-    importlib.import_module("rewards")
+    load_builtins()
     for name, plugin in sorted(REWARDS.items()):
         print(f"{name:24s} {plugin.description}")
     return 0
 
 
 def cmd_envs_list(args) -> int:
-    import importlib
+    from rlpost.envs import ENVS, load_builtins
 
-    from rlpost.envs import ENVS
-
-    importlib.import_module("envs")
+    load_builtins()
     for name, env in sorted(ENVS.items()):
         print(f"{name:24s} {env.description}")
     return 0

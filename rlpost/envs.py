@@ -52,8 +52,13 @@ def register_env(env: Environment) -> Environment:
     return env
 
 
-def get_env(name: str) -> Environment:
+def load_builtins() -> None:
+    """Import the built-in environments (the top-level `envs` package) so they are registered."""
     importlib.import_module("envs")
+
+
+def get_env(name: str) -> Environment:
+    load_builtins()
     if name in ENVS:
         return ENVS[name]
     for ep in entry_points(group=ENTRY_POINT_GROUP):

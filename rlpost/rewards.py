@@ -88,7 +88,8 @@ def as_result(value: Any, name: str) -> RewardResult:
     return result
 
 
-def _load_builtins() -> None:
+def load_builtins() -> None:
+    """Import the built-in plugins (the top-level `rewards` package) so they are registered."""
     importlib.import_module("rewards")
 
 
@@ -109,23 +110,26 @@ def _load_attr(spec: str) -> Any:
         raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
 
 
+def _as_plugin(spec: str, obj: Any) -> RewardPlugin:
+    """A loaded object as a plugin: itself, its registration (loading may register it), or a wrapper."""
+    if isinstance(obj, RewardPlugin):
+        return obj
+    if not callable(obj):
+        raise TypeError(f"reward {spec!r} is a {type(obj).__name__}, not a callable")
+    registered = next((p for p in REWARDS.values() if p.fn is obj), None)
+    return registered or RewardPlugin(spec, obj, first_line(obj.__doc__))
+
+
 def resolve_reward(spec: str) -> RewardPlugin:
     """Find a plugin by registered name, entry point, `pkg.module:attr` or `file.py:attr`."""
-    _load_builtins()
+    load_builtins()
     if spec in REWARDS:
         return REWARDS[spec]
     if ":" in spec:
-        obj = _load_attr(spec)
-        if isinstance(obj, RewardPlugin):
-            return obj
-        if not callable(obj):
-            raise TypeError(f"reward {spec!r} is a {type(obj).__name__}, not a callable")
-        registered = next((p for p in REWARDS.values() if p.fn is obj), None)
-        return registered or RewardPlugin(spec, obj, first_line(obj.__doc__))
+        return _as_plugin(spec, _load_attr(spec))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == spec:
-            obj = ep.load()
-            return REWARDS.get(spec) or RewardPlugin(spec, obj, first_line(obj.__doc__))
+            return _as_plugin(spec, ep.load())
     raise KeyError(f"unknown reward {spec!r}; registered: {sorted(REWARDS)} (or use pkg.module:attr / file.py:attr)")
 
 
