@@ -104,7 +104,9 @@ class AlgorithmConfig(Section):
 
 class LearnerConfig(Section):
     num_workers: int = Field(1, ge=1, description="data-parallel DeepSpeed ranks")
-    zero_stage: int = Field(2, ge=0, le=3)
+    zero_stage: int | None = Field(
+        None, ge=0, le=3, description="DeepSpeed ZeRO stage (default: 0 with one rank (nothing to shard), 2 with several)"
+    )
     lr: float = Field(1e-5, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float = Field(1.0, ge=0)
@@ -113,6 +115,12 @@ class LearnerConfig(Section):
     epochs: int = Field(1, ge=1, description="passes over each rollout batch")
     threads: int | None = Field(None, ge=1, description="torch threads per learner (default: all cores)")
     timeout_s: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _default_zero_stage(self) -> LearnerConfig:
+        if self.zero_stage is None:
+            self.zero_stage = 0 if self.num_workers == 1 else 2
+        return self
 
 
 class RewardBinding(Section):

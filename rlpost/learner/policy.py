@@ -68,6 +68,9 @@ class PolicyLearner:
         model.config.use_cache = False
         optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=deepspeed_config(spec))
+        if spec.num_workers == 1 and spec.zero_stage == 0:
+            # a one-rank all-reduce is the identity, but DeepSpeed still flattens and copies every gradient
+            self.engine.enable_backward_allreduce = False
         self.updates = 0
 
     def ready(self) -> int:
