@@ -30,10 +30,14 @@ class RolloutBatch:
     rewards: torch.Tensor | None = None  # [B] float, weighted total
     reward_components: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> [B]
     reward_errors: list[str | None] = field(default_factory=list)
+    baseline_responses: list[str] = field(default_factory=list)  # the prompt's greedy response per sample (ReMax)
+    baseline_rewards: torch.Tensor | None = None  # [B] float, reward of the prompt's greedy response (ReMax)
     # filled by learners and algorithms
     old_logprobs: torch.Tensor | None = None  # [B, T]
     ref_logprobs: torch.Tensor | None = None  # [B, T]
+    values: torch.Tensor | None = None  # [B, T], the critic's values before the update (PPO)
     advantages: torch.Tensor | None = None  # [B, T]
+    returns: torch.Tensor | None = None  # [B, T], value targets (PPO)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -58,6 +62,31 @@ class RolloutBatch:
             else:
                 out[f.name] = value
         return RolloutBatch(**out)
+
+
+def concat_batches(batches: list[RolloutBatch], pad_id: int) -> RolloutBatch:
+    """Rows of all `batches` in order; [B, T] fields are right-padded to the widest (pad_id for
+    input_ids, 0 elsewhere). Fields must be set alike in every batch."""
+    width = max(b.input_ids.shape[1] for b in batches)
+
+    def widen(t: torch.Tensor, name: str) -> torch.Tensor:
+        if t.dim() < 2 or t.shape[1] == width:
+            return t
+        return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=pad_id if name == "input_ids" else 0)
+
+    out = {}
+    for f in fields(RolloutBatch):
+        values = [getattr(b, f.name) for b in batches]
+        first = values[0]
+        if isinstance(first, torch.Tensor):
+            out[f.name] = torch.cat([widen(v, f.name) for v in values])
+        elif isinstance(first, dict):
+            out[f.name] = {k: torch.cat([v[k] for v in values]) for k in first}
+        elif isinstance(first, list):
+            out[f.name] = [x for v in values for x in v]
+        else:
+            out[f.name] = first
+    return RolloutBatch(**out)
 
 
 def pad_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:

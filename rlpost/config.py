@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rlpost.algorithms import ALGORITHMS, KL_ESTIMATORS, LOSS_AGG_MODES
+from rlpost.algorithms import ALGORITHMS, KL_ESTIMATORS, KL_PLACEMENTS, LOSS_AGG_MODES
 
 
 class ConfigError(ValueError):
@@ -85,20 +85,82 @@ class RolloutConfig(Section):
 
 
 class AlgorithmConfig(Section):
-    name: str = Field("grpo", description="registered algorithm name")
+    """Keys left unset (None) take the registered algorithm's default (e.g. GPPO: clip_high 0.28, dual_clip 10)."""
+
+    name: str = Field("grpo", description="registered algorithm name: grpo, gppo, remax, ppo, ...")
     clip_low: float = Field(0.2, ge=0, lt=1, description="ε_low of the clipped ratio")
-    clip_high: float = Field(0.2, ge=0, le=10, description="ε_high of the clipped ratio")
-    kl_coef: float = Field(0.0, ge=0, description="β of the KL-to-reference loss; > 0 loads a reference model")
-    kl_estimator: Literal[tuple(KL_ESTIMATORS)] = "k3"  # type: ignore[valid-type]
+    clip_high: float | None = Field(None, ge=0, le=10, description="ε_high of the clipped ratio (default 0.2; GPPO 0.28)")
+    dual_clip: float | None = Field(None, gt=1, description="dual-clip c for negative advantages (off; GPPO default 10)")
+    beta1: float = Field(1.0, ge=0, description="GPPO: gradient weight on tokens clipped from below with A<0")
+    beta2: float = Field(1.0, ge=0, description="GPPO: gradient weight on tokens clipped from above with A>0")
+    kl_coef: float = Field(0.0, ge=0, description="β of the KL to the reference; > 0 loads a reference model")
+    kl_estimator: Literal[tuple(KL_ESTIMATORS)] = Field("k3", description="estimator of the KL term in the loss")  # type: ignore[valid-type]
+    kl_in: Literal[tuple(KL_PLACEMENTS)] | None = Field(  # type: ignore[valid-type]
+        None, description="where the KL goes: the loss (GRPO family) or the token rewards as k1 (PPO, ReMax default)"
+    )
+    kl_target: float | None = Field(
+        None, gt=0, description="adaptive KL controller target (KL in the reward only); off when unset"
+    )
+    kl_horizon: int = Field(10000, ge=1, description="adaptive KL controller horizon, in samples")
     loss_agg: Literal[tuple(LOSS_AGG_MODES)] = "token-mean"  # type: ignore[valid-type]
     norm_by_std: bool = Field(True, description="divide group-centred rewards by the group std (off: Dr. GRPO)")
     adv_eps: float = Field(1e-6, gt=0)
+    adv_clip: float | None = Field(
+        None, gt=0, description="ReMax: clip r − r_greedy to ±adv_clip (default 5, as the official code)"
+    )
+    remax_update: Literal["reinforce", "clipped"] = Field(
+        "reinforce", description="ReMax: the official one-step REINFORCE loss, or the clipped ratio loss"
+    )
+    gamma: float = Field(1.0, gt=0, le=1, description="discount (PPO's GAE, ReMax's returns)")
+    lam: float = Field(0.95, ge=0, le=1, description="PPO: GAE λ")
+    whiten_advantages: bool = Field(True, description="PPO: whiten GAE advantages over the batch's response tokens")
+    dynamic_sampling: bool = Field(False, description="drop groups whose rewards are all equal and sample more prompts (DAPO)")
+    max_sampling_rounds: int = Field(4, ge=1, description="dynamic sampling: rollout rounds per step at most")
+    overlong_buffer: int = Field(
+        0, ge=0, description="DAPO overlong shaping: penalty ramps over the last N tokens of the budget (0: off)"
+    )
+    overlong_penalty: float = Field(1.0, ge=0, description="DAPO overlong shaping: penalty at and beyond the token budget")
 
     @field_validator("name")
     @classmethod
     def _registered(cls, v: str) -> str:
         if v not in ALGORITHMS:
             raise ValueError(f"expected one of {sorted(ALGORITHMS)}, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _algorithm_defaults(self) -> AlgorithmConfig:
+        algo = ALGORITHMS[self.name]
+        if self.kl_in is None:
+            self.kl_in = algo.kl_placements[0]
+        elif self.kl_in not in algo.kl_placements:
+            raise ValueError(f"kl_in: {self.name} supports {list(algo.kl_placements)}, got {self.kl_in!r}")
+        for key, value in algo.defaults.items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        if self.clip_high is None:
+            self.clip_high = 0.2
+        if self.kl_target is not None and (self.kl_in != "reward" or self.kl_coef == 0):
+            raise ValueError("kl_target: the adaptive KL controller needs kl_in: reward and kl_coef > 0")
+        return self
+
+
+class CriticConfig(Section):
+    """The value model of algorithms with a critic (PPO), trained by its own DeepSpeed learner."""
+
+    model: str | None = Field(
+        None, description="'policy' (a value head on the policy's starting weights) or a model directory; required by PPO"
+    )
+    lr: float = Field(1e-5, gt=0)
+    value_clip: float | None = Field(0.5, gt=0, description="ε_v of the clipped value loss (unset: unclipped)")
+    warmup_steps: int = Field(0, ge=0, description="first steps that train only the critic")
+    micro_batch_size: int | None = Field(None, ge=1, description="default: learner.micro_batch_size")
+
+    @field_validator("model")
+    @classmethod
+    def _path_exists(cls, v: str | None) -> str | None:
+        if v not in (None, "policy") and not Path(v).exists():
+            raise ValueError(f"expected 'policy' or an existing model directory, got {v!r} (not found)")
         return v
 
 
@@ -173,6 +235,7 @@ class ExperimentConfig(Section):
     rollout: RolloutConfig = RolloutConfig()
     algorithm: AlgorithmConfig = AlgorithmConfig()
     learner: LearnerConfig = LearnerConfig()
+    critic: CriticConfig = CriticConfig()
     rewards: RewardWorkersConfig = RewardWorkersConfig()
     stages: list[StageConfig] = Field(min_length=1)
     cluster: ClusterConfig = ClusterConfig()
@@ -207,6 +270,27 @@ class ExperimentConfig(Section):
                 "learner.micro_batch_size",
                 f"micro_batch_size * num_workers = {per_step} must divide the mini-batch of {self.mini_batch_size} sequences",
             )
+        if algo.critic and self.critic.model is None:
+            raise _KeyedError(
+                "critic.model",
+                f"{self.algorithm.name} needs a critic: set 'policy' (a value head on the policy's weights) or a model directory",
+            )
+        if self.algorithm.dynamic_sampling and self.rollout.n < 2:
+            raise _KeyedError(
+                "algorithm.dynamic_sampling", f"needs groups of at least 2 samples (rollout.n), got {self.rollout.n}"
+            )
+        if self.algorithm.overlong_buffer > self.rollout.max_new_tokens:
+            raise _KeyedError(
+                "algorithm.overlong_buffer",
+                f"must not exceed rollout.max_new_tokens = {self.rollout.max_new_tokens}, got {self.algorithm.overlong_buffer}",
+            )
+        critic_micro = self.critic.micro_batch_size or self.learner.micro_batch_size
+        if algo.critic and self.mini_batch_size % (critic_micro * self.learner.num_workers):
+            raise _KeyedError(
+                "critic.micro_batch_size",
+                f"micro_batch_size * learner.num_workers = {critic_micro * self.learner.num_workers} "
+                f"must divide the mini-batch of {self.mini_batch_size} sequences",
+            )
         if self.warmup.enabled and self.model.path != "tiny":
             raise _KeyedError("warmup.enabled", "the supervised warm-up is for locally built tiny models (model.path: tiny)")
         return self
@@ -223,6 +307,10 @@ def _format_error(err: ValidationError) -> str:
     msg = first["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+        # a section's validator names the key inside it as "key: message"
+        key, sep, rest = msg.partition(": ")
+        if sep and key.isidentifier():
+            loc, msg = f"{loc}.{key}" if loc else key, rest
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif "input" in first and first["type"] not in ("value_error", "missing"):

@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from rlpost.algorithms import get_algorithm
-from rlpost.batch import RolloutBatch, pad_sequences, scatter_response_values
+from rlpost.algorithms import get_algorithm, masked_mean
+from rlpost.algorithms.shaping import adaptive_kl_coef, all_equal_groups, overlong_penalty
+from rlpost.batch import RolloutBatch, concat_batches, pad_sequences, scatter_response_values
 from rlpost.checkpoint import checkpoint_dir, mark_complete, prune
 from rlpost.config import ExperimentConfig, StageConfig, dump_config
 from rlpost.data import LoadedEnv, PromptSampler, load_env, render_prompt
@@ -102,11 +103,10 @@ class Trainer:
     def _start_actors(self) -> None:
         import ray
 
-        from rlpost.cluster.actors import PolicyActor, ReferenceActor, RolloutActor
+        from rlpost.cluster.actors import CriticActor, PolicyActor, ReferenceActor, RolloutActor
         from rlpost.cluster.reward_pool import RewardPool
         from rlpost.cluster.runtime import actor_options, cores, start_ray
         from rlpost.learner.distributed import free_port
-        from rlpost.learner.policy import LearnerSpec
         from rlpost.rollout.vllm_engine import vllm_env
 
         cfg = self.cfg
@@ -125,28 +125,25 @@ class Trainer:
             )
             for i in range(cfg.rollout.num_engines)
         ]
-        spec = LearnerSpec(
-            model_path=self.model_path,
-            dtype=cfg.model.dtype,
-            zero_stage=cfg.learner.zero_stage,
-            lr=cfg.learner.lr,
-            weight_decay=cfg.learner.weight_decay,
-            grad_clip=cfg.learner.grad_clip,
-            mini_batch_size=cfg.mini_batch_size,
-            micro_batch_size=cfg.learner.micro_batch_size,
-            epochs=cfg.learner.epochs,
-            num_workers=cfg.learner.num_workers,
-            threads=cfg.learner.threads or cores(),
-            temperature=cfg.rollout.temperature,
-            max_new_tokens=cfg.rollout.max_new_tokens,
-            seed=cfg.run.seed,
-        )
+        spec = self._learner_spec(cfg.learner.lr, cfg.learner.micro_batch_size)
         port = free_port()
         learner_env = {"DS_ACCELERATOR": "cuda" if gpu else "cpu"}
         self.learners = [
             PolicyActor.options(**actor_options(learner_env, gpu)).remote(spec, self.params, rank, "127.0.0.1", port)
             for rank in range(cfg.learner.num_workers)
         ]
+        self.critics = []
+        if self.algorithm.critic:
+            critic_path = self.model_path if cfg.critic.model == "policy" else cfg.critic.model
+            critic_spec = self._learner_spec(
+                cfg.critic.lr, cfg.critic.micro_batch_size or cfg.learner.micro_batch_size, critic_path
+            )
+            critic_params = {**self.params, "value_clip": cfg.critic.value_clip}
+            port = free_port()
+            self.critics = [
+                CriticActor.options(**actor_options(learner_env, gpu)).remote(critic_spec, critic_params, rank, "127.0.0.1", port)
+                for rank in range(cfg.learner.num_workers)
+            ]
         self.reference = None
         if cfg.algorithm.kl_coef > 0:
             self.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
@@ -162,14 +159,37 @@ class Trainer:
             cfg.rewards.fallback_score,
             actor_options({"OMP_NUM_THREADS": "1"}),
         )
-        waits = [e.ready.remote() for e in self.engines] + [w.ready.remote() for w in self.learners]
+        waits = [a.ready.remote() for a in [*self.engines, *self.learners, *self.critics]]
         if self.reference is not None:
             waits.append(self.reference.ready.remote())
         ray.get(waits)
         self.tracker.info(
             f"started {len(self.engines)} {cfg.rollout.engine} engine(s), {len(self.learners)} DeepSpeed learner(s) "
-            f"(ZeRO-{cfg.learner.zero_stage}), {'a reference model, ' if self.reference else ''}"
+            f"(ZeRO-{cfg.learner.zero_stage}), {f'{len(self.critics)} critic learner(s), ' if self.critics else ''}"
+            f"{'a reference model, ' if self.reference else ''}"
             f"{cfg.rewards.num_workers} reward worker(s) in {time.perf_counter() - start:.1f}s"
+        )
+
+    def _learner_spec(self, lr: float, micro_batch_size: int, model_path: str | None = None):
+        from rlpost.cluster.runtime import cores
+        from rlpost.learner.deepspeed_learner import LearnerSpec
+
+        cfg = self.cfg
+        return LearnerSpec(
+            model_path=model_path or self.model_path,
+            dtype=cfg.model.dtype,
+            zero_stage=cfg.learner.zero_stage,
+            lr=lr,
+            weight_decay=cfg.learner.weight_decay,
+            grad_clip=cfg.learner.grad_clip,
+            mini_batch_size=cfg.mini_batch_size,
+            micro_batch_size=micro_batch_size,
+            epochs=cfg.learner.epochs,
+            num_workers=cfg.learner.num_workers,
+            threads=cfg.learner.threads or cores(),
+            temperature=cfg.rollout.temperature,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            seed=cfg.run.seed,
         )
 
     def _max_model_len(self) -> int:
@@ -181,20 +201,31 @@ class Trainer:
         return longest + self.cfg.rollout.max_new_tokens + 8
 
     # ----- one step -----------------------------------------------------------------------
-    def rollout(self, sampler: PromptSampler, timer: Timer) -> RolloutBatch:
+    def _generate(self, prompt_ids: list[list[int]], spec: SamplingSpec) -> list[list[Any]]:
+        """Completions per prompt, the prompts spread over the engines."""
         import ray
 
+        shards = [list(range(i, len(prompt_ids), len(self.engines))) for i in range(len(self.engines))]
+        futures = [e.generate.remote([prompt_ids[j] for j in idx], spec) for e, idx in zip(self.engines, shards) if idx]
+        groups: list[Any] = [None] * len(prompt_ids)
+        for idx, result in zip(shards, ray.get(futures, timeout=self.cfg.rollout.timeout_s)):
+            for j, completions in zip(idx, result):
+                groups[j] = completions
+        return groups
+
+    def rollout(self, sampler: PromptSampler, timer: Timer, group_offset: int = 0) -> RolloutBatch:
+        """Sample `prompts_per_step` prompts and n responses each (plus one greedy response per
+        prompt when the algorithm uses a greedy baseline); group ids start at `group_offset`."""
         cfg = self.cfg.rollout
         picks = sampler.sample(cfg.prompts_per_step)
         prompt_ids = [render_prompt(self.tokenizer, row["prompt"], env.spec.chat) for env, row in picks]
         spec = SamplingSpec(n=cfg.n, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p, seed=None)
         with timer("rollout"):
-            shards = [list(range(i, len(picks), len(self.engines))) for i in range(len(self.engines))]
-            futures = [e.generate.remote([prompt_ids[j] for j in idx], spec) for e, idx in zip(self.engines, shards) if idx]
-            groups: list[Any] = [None] * len(picks)
-            for idx, result in zip(shards, ray.get(futures, timeout=cfg.timeout_s)):
-                for j, completions in zip(idx, result):
-                    groups[j] = completions
+            groups = self._generate(prompt_ids, spec)
+        greedy = None
+        if self.algorithm.greedy_baseline:
+            with timer("baseline_rollout"):
+                greedy = self._generate(prompt_ids, SamplingSpec(n=1, max_new_tokens=cfg.max_new_tokens, temperature=0.0))
         rows_prompt, rows_resp, lp, meta = [], [], [], []
         for j, ((env, row), completions) in enumerate(zip(picks, groups)):
             for c in completions:
@@ -208,68 +239,157 @@ class Trainer:
             attention_mask=attention_mask,
             response_mask=response_mask,
             rollout_logprobs=scatter_response_values(lp, [len(p) for p in rows_prompt], input_ids.shape[1]),
-            group_ids=torch.tensor([m[0] for m in meta]),
+            group_ids=torch.tensor([group_offset + m[0] for m in meta]),
             prompts=[m[2]["prompt"] for m in meta],
             responses=[m[3].text for m in meta],
             envs=[m[1].name for m in meta],
             references=[{k: m[2][k] for k in m[1].env.reference_fields} for m in meta],
             truncated=torch.tensor([m[3].truncated for m in meta]),
+            baseline_responses=[greedy[m[0]][0].text for m in meta] if greedy else [],
         )
 
     def score(self, batch: RolloutBatch, timer: Timer) -> None:
+        """Rewards of the responses (and of the greedy baselines), with overlong shaping when on."""
         with timer("reward"):
             samples = [
                 Sample(p, r, ref, env) for p, r, ref, env in zip(batch.prompts, batch.responses, batch.references, batch.envs)
             ]
+            firsts: list[int] = []
+            if batch.baseline_responses:
+                firsts = [int((batch.group_ids == g).nonzero()[0]) for g in batch.group_ids.unique()]
+                samples += [
+                    Sample(batch.prompts[i], batch.baseline_responses[i], batch.references[i], batch.envs[i]) for i in firsts
+                ]
             scored = self.rewards.score(samples)
+        scored, baseline = scored[: len(batch)], scored[len(batch) :]
         batch.rewards = torch.tensor([s.score for s in scored], dtype=torch.float32)
         batch.reward_errors = [s.error for s in scored]
         names = sorted({k for s in scored for k in s.components})
         batch.reward_components = {k: torch.tensor([s.components.get(k, float("nan")) for s in scored]) for k in names}
+        if baseline:
+            by_group = {int(batch.group_ids[i]): s.score for i, s in zip(firsts, baseline)}
+            batch.baseline_rewards = torch.tensor([by_group[int(g)] for g in batch.group_ids], dtype=torch.float32)
+        algo = self.cfg.algorithm
+        if algo.overlong_buffer:
+            penalty = overlong_penalty(
+                batch.response_lengths.long(), max_len=self.cfg.rollout.max_new_tokens, buffer=algo.overlong_buffer,
+                factor=algo.overlong_penalty,
+            )  # fmt: skip
+            batch.rewards = batch.rewards + penalty
+            batch.reward_components["overlong_penalty"] = penalty
+
+    def collect(self, sampler: PromptSampler, timer: Timer) -> tuple[RolloutBatch, dict[str, float]]:
+        """A scored batch of `prompts_per_step` groups. With dynamic sampling, groups whose rewards
+        are all equal are dropped and more prompts sampled, up to `max_sampling_rounds` rounds;
+        if still short, dropped groups top the batch up (they carry zero advantage)."""
+        cfg = self.cfg
+        want = cfg.rollout.prompts_per_step
+        if not cfg.algorithm.dynamic_sampling:
+            batch = self.rollout(sampler, timer)
+            self.score(batch, timer)
+            return batch, {}
+        kept: list[RolloutBatch] = []
+        dropped: list[RolloutBatch] = []
+        n_kept = n_dropped = rounds = 0
+        while n_kept < want and rounds < cfg.algorithm.max_sampling_rounds:
+            batch = self.rollout(sampler, timer, group_offset=rounds * want)
+            self.score(batch, timer)
+            rounds += 1
+            equal = all_equal_groups(batch.rewards, batch.group_ids)
+            kept.append(batch.select((~equal).nonzero().flatten()))
+            dropped.append(batch.select(equal.nonzero().flatten()))
+            n_kept += len(kept[-1].group_ids.unique())
+            n_dropped += len(dropped[-1].group_ids.unique())
+        merged = concat_batches([b for b in kept + dropped if len(b)], self.tokenizer.pad_token_id)
+        order = list(dict.fromkeys(merged.group_ids.tolist()))[:want]
+        batch = merged.select(torch.isin(merged.group_ids, torch.tensor(order)).nonzero().flatten())
+        stats = {
+            "sampling/rounds": float(rounds),
+            "sampling/dropped_groups": float(n_dropped),
+            "sampling/topped_up_groups": float(max(0, want - n_kept)),
+        }
+        return batch, stats
 
     @property
     def on_policy(self) -> bool:
         """One optimizer step per rollout batch: old logprobs are the learner's own, taken in the step."""
         return self.cfg.learner.epochs == 1 and self.cfg.mini_batch_size == self.cfg.batch_size
 
-    def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer, old: bool = True) -> None:
-        """Old logprobs from the policy learners (when `old`) and reference logprobs (when KL is on)."""
+    @property
+    def needs_old_logprobs(self) -> bool:
+        """Old logprobs before the update: several optimizer steps per batch, or KL in the reward."""
+        kl_reward = self.params["kl_coef"] > 0 and self.params["kl_in"] == "reward"
+        return not self.on_policy or kl_reward
+
+    def _gather(self, actors: list, method: str, batch: RolloutBatch, batch_ref) -> torch.Tensor:
+        """A [B, T] per-token quantity computed by data-parallel `actors` on their row shards."""
         import ray
 
-        world = len(self.learners)
+        world = len(actors)
+        shards = ray.get([getattr(a, method).remote(batch_ref) for a in actors])
+        out = torch.zeros_like(batch.rollout_logprobs)
+        for rank, part in enumerate(shards):
+            out[rank::world] = part
+        return out * batch.response_mask
+
+    def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer, old: bool = True) -> None:
+        """Old logprobs from the policy learners (when `old`), reference logprobs (when KL is on),
+        and the critic's values (when the algorithm has a critic)."""
+        import ray
+
         if old:
             with timer("old_logprobs"):
-                shards = ray.get([w.compute_logprobs.remote(batch_ref) for w in self.learners])
-                logprobs = torch.zeros_like(batch.rollout_logprobs)
-                for rank, part in enumerate(shards):
-                    logprobs[rank::world] = part
-                batch.old_logprobs = logprobs * batch.response_mask
+                batch.old_logprobs = self._gather(self.learners, "compute_logprobs", batch, batch_ref)
         if self.reference is not None:
             with timer("ref"):
                 batch.ref_logprobs = ray.get(self.reference.compute_logprobs.remote(batch_ref)) * batch.response_mask
+        if self.critics:
+            with timer("values"):
+                batch.values = self._gather(self.critics, "compute_values", batch, batch_ref)
 
     def train_step(self, sampler: PromptSampler) -> dict[str, float]:
         import ray
 
         timer = Timer()
         start = time.perf_counter()
-        batch = self.rollout(sampler, timer)
-        self.score(batch, timer)
-        if not self.on_policy or self.reference is not None:
-            batch_ref = ray.put(batch)
-            self.learner_logprobs(batch, batch_ref, timer, old=not self.on_policy)
-        batch.advantages = self.algorithm.advantages(batch.rewards, batch.group_ids, batch.response_mask, self.params)
+        batch, sampling = self.collect(sampler, timer)
+        if self.needs_old_logprobs or self.reference is not None or self.critics:
+            self.learner_logprobs(batch, ray.put(batch), timer, old=self.needs_old_logprobs)
+        adv = self.algorithm.advantages(batch, self.params)
+        batch.advantages, batch.returns = adv.advantages, adv.returns
+        train_policy = self.step > self.cfg.critic.warmup_steps or not self.critics
         with timer("train"):
             batch_ref = ray.put(batch)
-            stats = ray.get([w.train.remote(batch_ref) for w in self.learners], timeout=self.cfg.learner.timeout_s)
-        with timer("weight_sync"):
-            sync = self.sync_weights()
+            policy = [w.train.remote(batch_ref) for w in self.learners] if train_policy else []
+            critic = [c.train.remote(batch_ref) for c in self.critics]
+            stats = ray.get(policy, timeout=self.cfg.learner.timeout_s)
+            critic_stats = ray.get(critic, timeout=self.cfg.learner.timeout_s)
+        sync = 0.0
+        timer.times["time/weight_sync_s"] = 0.0
+        if train_policy:
+            with timer("weight_sync"):
+                sync = self.sync_weights()
         metrics = self.metrics(batch, stats, sync)
+        if critic_stats:
+            metrics.update({f"critic/{k}": sum(s[k] for s in critic_stats) / len(critic_stats) for k in critic_stats[0]})
+        metrics.update(adv.stats)
+        metrics.update(sampling)
+        self._adapt_kl(metrics)
         metrics.update(timer.times)
         metrics["time/step_s"] = time.perf_counter() - start
         metrics["time/overhead_s"] = metrics["time/step_s"] - sum(timer.times.values())
         self.log_samples(batch)
         return metrics
+
+    def _adapt_kl(self, metrics: dict[str, float]) -> None:
+        """Adaptive KL controller (KL in the reward): update β from this step's KL; log β."""
+        algo = self.cfg.algorithm
+        if algo.kl_target is not None:
+            self.params["kl_coef"] = adaptive_kl_coef(
+                self.params["kl_coef"], metrics["kl/mean"], target=algo.kl_target, horizon=algo.kl_horizon,
+                n_steps=self.cfg.batch_size,
+            )  # fmt: skip
+        metrics["kl/coef"] = self.params["kl_coef"]
 
     def sync_weights(self) -> float:
         """Push the learner's weights to every engine (one object-store copy); returns engine seconds."""
@@ -282,8 +402,7 @@ class Trainer:
 
     # ----- records ------------------------------------------------------------------------
     def metrics(self, batch: RolloutBatch, stats: list[dict[str, float]], sync_engine_s: float) -> dict[str, float]:
-        from rlpost.algorithms import masked_mean
-
+        """Step metrics from the batch and the policy learners' stats (empty while only the critic trains)."""
         mask = batch.response_mask
         lengths = batch.response_lengths
         m: dict[str, float] = {
@@ -305,11 +424,11 @@ class Trainer:
             finite = values[~values.isnan()]
             if finite.numel():
                 m[f"reward/{name}"] = finite.mean().item()
-        for key in stats[0]:
+        for key in stats[0] if stats else {}:
             m[f"actor/{key}"] = sum(s[key] for s in stats) / len(stats)
         if batch.old_logprobs is not None:
             m["rollout/logprob_abs_diff"] = masked_mean((batch.rollout_logprobs - batch.old_logprobs).abs(), mask).item()
-        else:
+        elif "actor/rollout_logprob_abs_diff" in m:
             m["rollout/logprob_abs_diff"] = m.pop("actor/rollout_logprob_abs_diff")
         if "actor/kl" in m:
             m["kl/mean"] = m.pop("actor/kl")
@@ -330,6 +449,11 @@ class Trainer:
                     "reward": batch.rewards[i].item(),
                     "components": {n: v[i].item() for n, v in batch.reward_components.items()},
                     "error": batch.reward_errors[i],
+                    **(
+                        {"baseline_response": batch.baseline_responses[i], "baseline_reward": batch.baseline_rewards[i].item()}
+                        if batch.baseline_responses
+                        else {}
+                    ),
                 }
                 for i in rows
             ],
@@ -377,7 +501,8 @@ class Trainer:
 
         if hasattr(self, "rewards"):
             self.rewards.close()
-        for actor in [*getattr(self, "engines", []), *getattr(self, "learners", []), getattr(self, "reference", None)]:
+        actors = [getattr(self, name, []) for name in ("engines", "learners", "critics")]
+        for actor in [*sum(actors, []), getattr(self, "reference", None)]:
             if actor is not None:
                 ray.kill(actor, no_restart=True)
         self.tracker.close()
@@ -393,4 +518,8 @@ def describe(cfg: ExperimentConfig) -> dict[str, Any]:
         "sequences_per_step": cfg.batch_size,
         "optimizer_steps_per_rollout": cfg.learner.epochs * cfg.batch_size // cfg.mini_batch_size,
         "reference_model": cfg.algorithm.kl_coef > 0,
+        "kl_in": cfg.algorithm.kl_in,
+        "critic": cfg.critic.model if algo.critic else None,
+        "greedy_baseline": algo.greedy_baseline,
+        "dynamic_sampling": cfg.algorithm.dynamic_sampling,
     }

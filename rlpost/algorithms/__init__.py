@@ -2,14 +2,16 @@
 
 Importing this package registers the built-in algorithms."""
 
-from rlpost.algorithms import grpo  # noqa: F401  (registers "grpo")
+from rlpost.algorithms import gppo, grpo, ppo, remax  # noqa: F401  (register the built-in algorithms)
 from rlpost.algorithms.aggregation import LOSS_AGG_MODES, aggregate_token_loss, masked_mean
 from rlpost.algorithms.kl import KL_ESTIMATORS, kl_penalty
-from rlpost.algorithms.registry import ALGORITHMS, Algorithm, get_algorithm, register_algorithm
+from rlpost.algorithms.registry import ALGORITHMS, KL_PLACEMENTS, Advantages, Algorithm, get_algorithm, register_algorithm
 
 __all__ = [
     "ALGORITHMS",
+    "Advantages",
     "Algorithm",
+    "KL_PLACEMENTS",
     "KL_ESTIMATORS",
     "LOSS_AGG_MODES",
     "aggregate_token_loss",

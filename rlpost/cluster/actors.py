@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ray
 
+from rlpost.learner.critic import CriticLearner
 from rlpost.learner.policy import PolicyLearner, ReferenceModel
 from rlpost.rollout import SamplingSpec, create_engine
 
@@ -31,4 +32,5 @@ class RolloutWorker:
 
 RolloutActor = ray.remote(RolloutWorker)
 PolicyActor = ray.remote(PolicyLearner)
+CriticActor = ray.remote(CriticLearner)
 ReferenceActor = ray.remote(ReferenceModel)

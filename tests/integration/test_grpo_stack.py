@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     batch = trainer.rollout(sampler, Timer())
     trainer.score(batch, Timer())
     trainer.learner_logprobs(batch, ray.put(batch), Timer())
-    batch.advantages = trainer.algorithm.advantages(batch.rewards, batch.group_ids, batch.response_mask, trainer.params)
+    batch.advantages = trainer.algorithm.advantages(batch, trainer.params).advantages
     trainer.run_stage(trainer.cfg.stages[0], trainer.stages[0], total=2)
     final = trainer.save(None)
     after = trainer.rollout(sampler, Timer())

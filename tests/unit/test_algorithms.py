@@ -7,6 +7,7 @@ Hand values are written out as numbers; float64 is used wherever we compare to t
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -384,14 +385,14 @@ def test_registry_grpo():
     assert algo.name == "grpo"
     assert algo.min_samples_per_prompt == 2
 
-    params = {"norm_by_std": True, "adv_eps": EPS, "clip_low": 0.2, "clip_high": 0.28}
+    params = {"norm_by_std": True, "adv_eps": EPS, "clip_low": 0.2, "clip_high": 0.28, "dual_clip": None}
     rewards = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=F64)
     group_ids = torch.zeros(4, dtype=torch.long)
     mask = torch.ones(4, 2, dtype=F64)
-    assert_close(
-        algo.advantages(rewards, group_ids, mask, params),
-        group_normalized_advantages(rewards, group_ids, mask),
-    )
+    batch = SimpleNamespace(rewards=rewards, group_ids=group_ids, response_mask=mask)
+    out = algo.advantages(batch, params)
+    assert out.returns is None
+    assert_close(out.advantages, group_normalized_advantages(rewards, group_ids, mask))
     # params are forwarded: ratio 1.25 with A > 0 is inside clip-higher's band
     old = torch.zeros(1, 1, dtype=F64)
     lp = torch.full((1, 1), math.log(1.25), dtype=F64)

@@ -1,0 +1,50 @@
+"""PPO for language models (InstructGPT; as in TRL / OpenRLHF / verl).
+
+Token rewards are −β·k1(π_old ‖ π_ref) with the sequence reward at the last response token;
+GAE(γ, λ) over the critic's values gives advantages (whitened over the batch's response tokens)
+and the critic's targets (returns = GAE + V). The policy loss is the clipped ratio loss with an
+optional dual clip; the value loss lives in `value.py` and is used by the critic learner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rlpost.algorithms.advantages import gae_advantages, masked_whiten, token_level_rewards
+from rlpost.algorithms.aggregation import masked_mean
+from rlpost.algorithms.kl import kl_penalty
+from rlpost.algorithms.policy_loss import clipped_policy_loss
+from rlpost.algorithms.registry import Advantages, Algorithm, register_algorithm
+from rlpost.algorithms.value import explained_variance
+
+
+def ppo_advantages(batch, p: Mapping[str, Any]) -> Advantages:
+    mask = batch.response_mask
+    stats: dict[str, float] = {}
+    kl = None
+    if p["kl_coef"] > 0 and p["kl_in"] == "reward":
+        kl = kl_penalty(batch.old_logprobs, batch.ref_logprobs, "k1") * mask
+        stats["kl/mean"] = masked_mean(kl, mask).item()
+    token_rewards = token_level_rewards(batch.rewards, mask, kl=kl, kl_coef=p["kl_coef"])
+    adv, returns = gae_advantages(token_rewards, batch.values, mask, gamma=p["gamma"], lam=p["lam"])
+    stats["critic/explained_variance"] = explained_variance(batch.values, returns, mask)
+    stats["critic/returns_mean"] = masked_mean(returns, mask).item()
+    if p["whiten_advantages"]:
+        adv = masked_whiten(adv, mask)
+    return Advantages(adv, returns, stats)
+
+
+PPO = register_algorithm(
+    Algorithm(
+        name="ppo",
+        description="GAE advantages from a learned critic, KL penalty in the token rewards, clipped ratio loss",
+        advantages=ppo_advantages,
+        policy_loss=lambda lp, old, adv, mask, p: clipped_policy_loss(
+            lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"], dual_clip=p["dual_clip"]
+        ),
+        critic=True,
+        kl_placements=("reward", "loss"),
+        defaults={"clip_high": 0.2},
+    )
+)

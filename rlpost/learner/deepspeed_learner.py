@@ -1,0 +1,159 @@
+"""What every DeepSpeed learner shares: rank set-up, the epochs × mini × micro optimizer loop,
+full weights for sync and saving. Subclasses load their model and define one micro-batch loss.
+
+One learner per data-parallel rank. Every rank receives the whole rollout batch and takes its
+own shard of each mini-batch, so normalisers are those of the whole optimizer-step batch (see
+`algorithms.aggregation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlpost.batch import RolloutBatch
+from rlpost.learner.distributed import init_rank
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    model_path: str
+    dtype: str
+    zero_stage: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    mini_batch_size: int
+    micro_batch_size: int
+    epochs: int
+    num_workers: int
+    threads: int | None
+    temperature: float
+    max_new_tokens: int
+    seed: int
+
+
+def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
+    gas = spec.mini_batch_size // (spec.micro_batch_size * spec.num_workers)
+    cfg: dict[str, Any] = {
+        "train_micro_batch_size_per_gpu": spec.micro_batch_size,
+        "gradient_accumulation_steps": gas,
+        "gradient_clipping": spec.grad_clip,
+        "zero_optimization": {"stage": spec.zero_stage},
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if spec.dtype == "bfloat16":
+        cfg["bf16"] = {"enabled": True}
+    elif spec.dtype == "float16":
+        cfg["fp16"] = {"enabled": True}
+    return cfg
+
+
+class DeepSpeedLearner:
+    loss_name = "loss"  # the key of the main loss in the stats of `micro_loss` and `train`
+
+    def __init__(self, spec: LearnerSpec, params: dict[str, Any], rank: int, master_addr: str, master_port: int):
+        import deepspeed
+        from transformers import AutoTokenizer
+
+        init_rank(rank, spec.num_workers, master_addr, master_port, spec.threads)
+        torch.manual_seed(spec.seed)
+        self.spec, self.params, self.rank = spec, params, rank
+        self.tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
+        model = self.load_model()
+        model.config.use_cache = False
+        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+        self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=deepspeed_config(spec))
+        if spec.num_workers == 1 and spec.zero_stage == 0:
+            # a one-rank all-reduce is the identity, but DeepSpeed still flattens and copies every gradient
+            self.engine.enable_backward_allreduce = False
+        self.updates = 0
+
+    def load_model(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def micro_loss(self, mb: RolloutBatch, norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one micro-batch, normalised by the whole mini-batch (`norm`); stats hold `loss_name`."""
+        raise NotImplementedError
+
+    def ready(self) -> int:
+        return self.rank
+
+    def rows(self, batch: RolloutBatch, shard: bool) -> torch.Tensor:
+        """Row indices of this rank's shard (rank::world), or of the whole batch."""
+        rows = torch.arange(len(batch))
+        return rows[self.rank :: self.spec.num_workers] if shard else rows
+
+    def train(self, batch: RolloutBatch) -> dict[str, float]:
+        """All epochs x mini-batches of optimizer steps on `batch`; returns mean diagnostics.
+
+        The main loss is the mini-batch loss (this rank's share x world size, so the mean over
+        ranks is exact); the other diagnostics are means over micro-batches.
+        """
+        spec, world = self.spec, self.spec.num_workers
+        self.engine.train()
+        micro_stats: list[dict[str, float]] = []
+        mini_losses: list[float] = []
+        grad_norms: list[float] = []
+        gen = torch.Generator().manual_seed(spec.seed * 100_003 + self.updates)
+        for _ in range(spec.epochs):
+            order = torch.randperm(len(batch), generator=gen)
+            for mini in order.split(spec.mini_batch_size):
+                sub = batch.select(mini)
+                norm = {"num_tokens": float(sub.response_mask.sum()), "num_seqs": float(len(sub)), "max_len": spec.max_new_tokens}
+                mini_loss = 0.0
+                micros = torch.arange(len(sub))[self.rank :: world].split(spec.micro_batch_size)
+                for i, micro in enumerate(micros):
+                    loss, stats = self.micro_loss(sub.select(micro), norm)
+                    # DeepSpeed averages gradients over ranks and divides by the accumulation
+                    # steps; the loss is already normalised by the whole mini-batch, so undo both.
+                    self.engine.backward(loss * world, scale_wrt_gas=False)
+                    if i == len(micros) - 1 and spec.zero_stage == 0:
+                        # DeepSpeed reports no norm without ZeRO; the reduced gradients are whole here
+                        grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
+                        grad_norms.append(float(torch.nn.utils.get_total_norm(grads)))
+                    self.engine.step()
+                    mini_loss += stats.pop(self.loss_name) * world
+                    micro_stats.append(stats)
+                mini_losses.append(mini_loss)
+                if spec.zero_stage > 0 and self.engine.get_global_grad_norm() is not None:
+                    grad_norms.append(float(self.engine.get_global_grad_norm()))
+        self.updates += 1
+        out = {k: sum(s[k] for s in micro_stats) / len(micro_stats) for k in micro_stats[0]}
+        out[self.loss_name] = sum(mini_losses) / len(mini_losses)
+        if grad_norms:
+            out["grad_norm"] = sum(grad_norms) / len(grad_norms)
+        return out
+
+    def full_state_dict(self) -> dict[str, torch.Tensor]:
+        """The whole model's weights in Hugging Face names (gathered under ZeRO-3), on CPU.
+
+        Includes `lm_head.weight` for tied embeddings so rollout engines do not keep a stale head.
+        """
+        if self.spec.zero_stage == 3:
+            state = self.engine._zero3_consolidated_16bit_state_dict()
+        else:
+            state = self.engine.module.state_dict()
+        # clone: under ZeRO the parameters are views into one flat buffer, and pickling a view
+        # would ship the whole buffer once per tensor
+        return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+    def weights_ref(self):
+        """Put the full state dict into Ray's object store once; engines on the node share it."""
+        import ray
+
+        return ray.put(self.full_state_dict())
+
+    def save(self, path: str) -> str:
+        """Write the model in Hugging Face format (rank 0 writes; all ranks must call under ZeRO-3)."""
+        state = self.full_state_dict()
+        if self.rank == 0:
+            out = Path(path)
+            out.mkdir(parents=True, exist_ok=True)
+            self.engine.module.save_pretrained(out, state_dict=state, safe_serialization=True)
+            self.tokenizer.save_pretrained(out)
+        return path
