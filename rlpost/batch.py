@@ -63,6 +63,17 @@ class RolloutBatch:
                 out[f.name] = value
         return RolloutBatch(**out)
 
+    def trimmed(self) -> RolloutBatch:
+        """The same rows with [B, T] fields cut to the longest sequence (drops all-padding columns)."""
+        width = int(self.attention_mask.sum(-1).max())
+        if width == self.input_ids.shape[1]:
+            return self
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value[:, :width] if isinstance(value, torch.Tensor) and value.dim() == 2 else value
+        return RolloutBatch(**out)
+
 
 def concat_batches(batches: list[RolloutBatch], pad_id: int) -> RolloutBatch:
     """Rows of all `batches` in order; [B, T] fields are right-padded to the widest (pad_id for

@@ -108,7 +108,7 @@ class DeepSpeedLearner:
                 mini_loss = 0.0
                 micros = torch.arange(len(sub))[self.rank :: world].split(spec.micro_batch_size)
                 for i, micro in enumerate(micros):
-                    loss, stats = self.micro_loss(sub.select(micro), norm)
+                    loss, stats = self.micro_loss(sub.select(micro).trimmed(), norm)
                     # DeepSpeed averages gradients over ranks and divides by the accumulation
                     # steps; the loss is already normalised by the whole mini-batch, so undo both.
                     self.engine.backward(loss * world, scale_wrt_gas=False)

@@ -133,3 +133,18 @@ def test_select_with_empty_optional_lists():
     sub = batch.select(torch.tensor([2, 0]))
     assert sub.reward_errors == [] and sub.reward_components == {}
     assert sub.prompts == ["p2", "p0"]
+
+
+def test_trimmed_drops_all_padding_columns_only():
+    ids, attn, resp = pad_sequences([[1, 2], [1, 2]], [[3], [3, 4]], pad_id=0)
+    ids = torch.nn.functional.pad(ids, (0, 3))
+    attn, resp = torch.nn.functional.pad(attn, (0, 3)), torch.nn.functional.pad(resp, (0, 3))
+    batch = RolloutBatch(
+        input_ids=ids, attention_mask=attn, response_mask=resp, rollout_logprobs=torch.zeros_like(resp),
+        group_ids=torch.tensor([0, 0]), prompts=["a", "a"], responses=["b", "bc"], envs=["e", "e"], references=[{}, {}],
+        truncated=torch.tensor([False, False]), rewards=torch.tensor([1.0, 0.0]),
+    )  # fmt: skip
+    out = batch.trimmed()
+    assert out.input_ids.shape == (2, 4) and out.response_mask.shape == (2, 4)
+    assert torch.equal(out.input_ids, batch.input_ids[:, :4]) and torch.equal(out.rewards, batch.rewards)
+    assert out.trimmed() is out

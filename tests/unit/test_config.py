@@ -318,3 +318,79 @@ def test_yaml_file_with_a_control_character_gives_a_one_line_error(tmp_path):
 def test_override_with_a_control_character_is_a_config_error():
     with pytest.raises(ConfigError, match="run.name"):
         parse_override("run.name=a\x07b")
+
+
+# --------------------------------------------------------------------------------------
+# algorithm settings
+# --------------------------------------------------------------------------------------
+
+CONFIGS = ROOT / "configs"
+
+
+@pytest.mark.parametrize("name", ["grpo", "grpo_dapo", "remax", "gppo", "ppo"])
+def test_every_algorithm_config_validates(name):
+    cfg = load_config(CONFIGS / f"{name}_arithmetic.yaml")
+    assert cfg.algorithm.name == name.split("_")[0]
+
+
+def test_unset_keys_take_the_algorithms_defaults():
+    gppo = load_config(QUICKSTART, ["algorithm.name=gppo", "algorithm.clip_high=null"])
+    assert (gppo.algorithm.clip_high, gppo.algorithm.dual_clip, gppo.algorithm.kl_in) == (0.28, 10.0, "loss")
+    remax = load_config(QUICKSTART, ["algorithm.name=remax"])
+    assert (remax.algorithm.kl_in, remax.algorithm.adv_clip) == ("reward", 5.0)
+    # a value set in YAML wins over the algorithm's default
+    assert load_config(QUICKSTART, ["algorithm.name=gppo"]).algorithm.clip_high == 0.28  # quickstart sets 0.28
+    assert load_config(QUICKSTART, ["algorithm.name=gppo", "algorithm.clip_high=0.3"]).algorithm.clip_high == 0.3
+
+
+def test_ppo_without_a_critic_model():
+    message = _error(["algorithm.name=ppo"])
+    assert message.startswith("critic.model: ") and "ppo needs a critic" in message
+
+
+def test_critic_model_must_exist():
+    assert _error(["algorithm.name=ppo", "critic.model=/no/such/dir"]).startswith("critic.model: ")
+
+
+def test_kl_placement_the_algorithm_does_not_support():
+    message = _error(["algorithm.kl_in=reward"])
+    assert message.startswith("algorithm.kl_in: ") and "grpo supports ['loss']" in message
+
+
+def test_adaptive_kl_needs_kl_in_the_reward():
+    message = _error(["algorithm.kl_target=0.01"])
+    assert message.startswith("algorithm.kl_target: ")
+    assert load_config(QUICKSTART, ["algorithm.name=remax", "algorithm.kl_target=0.01"]).algorithm.kl_target == 0.01
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("algorithm.clip_low=1.0", "algorithm.clip_low"),
+        ("algorithm.clip_low=-0.1", "algorithm.clip_low"),
+        ("algorithm.clip_high=-0.1", "algorithm.clip_high"),
+        ("algorithm.dual_clip=1.0", "algorithm.dual_clip"),
+        ("algorithm.lam=1.5", "algorithm.lam"),
+        ("algorithm.gamma=0", "algorithm.gamma"),
+        ("algorithm.adv_clip=0", "algorithm.adv_clip"),
+        ("algorithm.remax_update=sgd", "algorithm.remax_update"),
+        ("algorithm.max_sampling_rounds=0", "algorithm.max_sampling_rounds"),
+    ],
+)
+def test_out_of_range_algorithm_values(override, key):
+    assert _error([override]).startswith(f"{key}: ")
+
+
+def test_dynamic_sampling_needs_groups():
+    message = _error(["algorithm.name=remax", "rollout.n=1", "learner.mini_batch_size=64", "algorithm.dynamic_sampling=true"])
+    assert message.startswith("algorithm.dynamic_sampling: ")
+
+
+def test_overlong_buffer_within_the_token_budget():
+    message = _error(["algorithm.overlong_buffer=9"])  # quickstart: max_new_tokens 8
+    assert message.startswith("algorithm.overlong_buffer: ") and "8" in message
+
+
+def test_critic_micro_batch_must_divide_the_mini_batch():
+    message = _error(["algorithm.name=ppo", "critic.model=policy", "critic.micro_batch_size=48"])
+    assert message.startswith("critic.micro_batch_size: ")
