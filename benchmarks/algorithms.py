@@ -30,13 +30,13 @@ ALGORITHMS = ["grpo", "remax", "gppo", "ppo"]
 SKIP = 2  # first steps left out of the timing (engine and learner warm-up)
 
 
-def load_config(algo: str, model_dir: str, run_dir: str, steps: int):
+def load_config(algo: str, model_dir: str, run_dir: str, steps: int, extra: list[str]):
     from rlpost.config import load_config as load
 
     return load(
         ROOT / "configs" / f"{algo}_arithmetic.yaml",
         [f"model.path={model_dir}", "warmup.enabled=false", f"run.dir={run_dir}", f"stages.0.steps={steps}",
-         "logging.console=false"],
+         "logging.console=false", *extra],
     )  # fmt: skip
 
 
@@ -71,11 +71,12 @@ class MemoryWatch(threading.Thread):
             self.done.wait(self.period_s)
 
 
-def run_one(algo: str, model_dir: str, workdir: Path, steps: int) -> dict:
+def run_one(algo: str, model_dir: str, workdir: Path, steps: int, extra: list[str]) -> dict:
     """Train one algorithm in a child process while watching its memory."""
     run_dir = workdir / algo
     log = (workdir / f"{algo}.log").open("w")
     cmd = [sys.executable, __file__, "--child", algo, "--model-dir", model_dir, "--run-dir", str(run_dir), "--steps", str(steps)]
+    cmd += [f"--set={o}" for o in extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     watch = MemoryWatch(proc.pid)
@@ -110,7 +111,7 @@ def run_one(algo: str, model_dir: str, workdir: Path, steps: int) -> dict:
 def child(args: argparse.Namespace) -> None:
     from rlpost.trainer import Trainer
 
-    Trainer(load_config(args.child, args.model_dir, args.run_dir, args.steps)).run()
+    Trainer(load_config(args.child, args.model_dir, args.run_dir, args.steps, args.set)).run()
 
 
 def warm_checkpoint(workdir: Path) -> str:
@@ -166,7 +167,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    p.add_argument("--workdir", default=None)
+    p.add_argument("--workdir", default=None, help="reuses <workdir>/warmup/warmup_model when it exists")
+    p.add_argument("--set", action="append", default=[], help="an override for every algorithm's config (repeatable)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
     p.add_argument("--run-dir", help=argparse.SUPPRESS)
@@ -176,12 +178,13 @@ def main() -> None:
         return
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-algos-"))
     start = time.perf_counter()
-    model_dir = warm_checkpoint(workdir)
+    existing = workdir / "warmup" / "warmup_model"
+    model_dir = str(existing) if (existing / "config.json").exists() else warm_checkpoint(workdir)
     print(f"warmed-up checkpoint: {model_dir} ({time.perf_counter() - start:.0f}s)", flush=True)
     results = {}
     for algo in args.algorithms.split(","):
         print(f"[{algo}] running {args.steps} steps (log: {workdir / algo}.log) ...", flush=True)
-        results[algo] = run_one(algo, model_dir, workdir, args.steps)
+        results[algo] = run_one(algo, model_dir, workdir, args.steps, args.set)
         r = results[algo]
         if r["ok"]:
             print(
@@ -196,6 +199,7 @@ def main() -> None:
         "command": "benchmarks/algorithms.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "steps": args.steps,
+        "overrides": args.set,
         "timing_skips_first_steps": SKIP,
         "results": results,
     }

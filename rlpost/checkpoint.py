@@ -1,26 +1,64 @@
-"""Saving policies in Hugging Face format under `<run>/checkpoints/`."""
+"""Checkpoints under `<run>/checkpoints/`: the policy in Hugging Face format at the top of each
+checkpoint directory (loads in transformers and vLLM as is), learner state for resuming under
+`deepspeed/` (policy) and `critic/` (critic, HF + its own `deepspeed/`), and the trainer's state
+in `trainer_state.json`. The COMPLETE marker is written last, so a checkpoint a crash cut short
+is never used."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 COMPLETE_MARKER = "COMPLETE"
+STATE_FILE = "trainer_state.json"
+
+
+@dataclass
+class TrainerState:
+    """Where the run stands after `step` steps: enough to continue exactly there."""
+
+    step: int
+    stage: int  # index of the stage the next step belongs to
+    stage_step: int  # steps of that stage already done
+    finished: bool = False
+    sampler: dict[str, Any] = field(default_factory=dict)  # PromptSampler.state()
+    kl_coef: float | None = None  # the adaptive KL controller's current β
 
 
 def checkpoint_dir(run_dir: Path, step: int | None) -> Path:
     return run_dir / "checkpoints" / ("final" if step is None else f"step_{step:06d}")
 
 
-def mark_complete(path: Path) -> None:
-    """Written last, so a checkpoint without it (crash during save) is never used."""
+def mark_complete(path: Path, state: TrainerState) -> None:
+    (path / STATE_FILE).write_text(json.dumps(asdict(state)))
     (path / COMPLETE_MARKER).write_text("ok\n")
 
 
+def is_complete(path: Path) -> bool:
+    return (path / COMPLETE_MARKER).exists() and (path / STATE_FILE).exists()
+
+
+def read_state(path: Path) -> TrainerState:
+    return TrainerState(**json.loads((path / STATE_FILE).read_text()))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint: `final` when the run finished, else the highest step."""
+    root = run_dir / "checkpoints"
+    if is_complete(root / "final"):
+        return root / "final"
+    steps = sorted(p for p in root.glob("step_*") if is_complete(p))
+    return steps[-1] if steps else None
+
+
 def prune(run_dir: Path, keep_last: int) -> list[Path]:
-    """Delete all but the newest `keep_last` complete step checkpoints; returns what was removed."""
-    steps = sorted(p for p in (run_dir / "checkpoints").glob("step_*") if (p / COMPLETE_MARKER).exists())
-    removed = steps[:-keep_last] if len(steps) > keep_last else []
+    """Delete all but the newest `keep_last` complete step checkpoints (incomplete ones are left
+    for a person to look at); returns what was removed."""
+    complete = sorted(p for p in (run_dir / "checkpoints").glob("step_*") if is_complete(p))
+    removed = complete[:-keep_last] if len(complete) > keep_last else []
     for p in removed:
         shutil.rmtree(p)
     return removed

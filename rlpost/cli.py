@@ -10,7 +10,8 @@ from rlpost.config import ConfigError, ExperimentConfig, load_config
 
 
 def _load(args) -> ExperimentConfig:
-    cfg = load_config(args.config, args.overrides)
+    resume = ["checkpoint.resume=auto"] if getattr(args, "resume", False) else []
+    cfg = load_config(args.config, [*args.overrides, *resume])
     validate_plugins(cfg)
     return cfg
 
@@ -47,10 +48,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from rlpost.trainer import Trainer
+    from rlpost.trainer import Trainer, TrainingFailed
 
     cfg = _load(args)
-    run_dir = Trainer(cfg).run()
+    try:
+        run_dir = Trainer(cfg).run()
+    except TrainingFailed as e:
+        print(f"training failed: {e}", file=sys.stderr)
+        return 1
     print(f"run directory: {run_dir}")
     return 0
 
@@ -84,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("config", help="experiment YAML")
         p.add_argument("overrides", nargs="*", help="key.path=value overrides")
         p.set_defaults(fn=fn)
+        if name == "train":
+            p.add_argument("--resume", action="store_true", help="continue from the run directory's newest complete checkpoint")
     rewards = sub.add_parser("rewards", help="reward plugins").add_subparsers(dest="rewards_command", required=True)
     rewards.add_parser("list", help="list registered reward plugins").set_defaults(fn=cmd_rewards_list)
     envs = sub.add_parser("envs", help="environments").add_subparsers(dest="envs_command", required=True)

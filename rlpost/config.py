@@ -213,6 +213,9 @@ class RewardWorkersConfig(Section):
 
 class ClusterConfig(Section):
     address: str | None = Field(None, description="Ray address; None starts or joins a local Ray")
+    max_step_retries: int = Field(
+        2, ge=0, description="times a step is retried after a rollout engine or reward worker died or hung (then restarted)"
+    )
     num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray (default: all)")
     use_gpu: bool = Field(False, description="give each engine and learner one GPU (CUDA vllm, nccl)")
 
@@ -224,8 +227,11 @@ class LoggingConfig(Section):
 
 
 class CheckpointConfig(Section):
-    save_every: int = Field(0, ge=0, description="save the policy every N steps (0: only at the end)")
-    keep_last: int = Field(2, ge=1)
+    save_every: int = Field(0, ge=0, description="save policy, optimizer and run state every N steps (0: only at the end)")
+    keep_last: int = Field(2, ge=1, description="step checkpoints kept (the final one is always kept)")
+    resume: Literal["never", "auto"] = Field(
+        "never", description="auto: continue from the run directory's newest complete checkpoint (`rlpost train --resume`)"
+    )
 
 
 class ExperimentConfig(Section):

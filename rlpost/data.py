@@ -48,6 +48,18 @@ class PromptSampler:
             self.orders[k] = order
         return self.envs[k].rows[self.orders[k].pop()]
 
+    def state(self) -> dict[str, Any]:
+        """JSON-able position: the RNG state and what is left of each environment's epoch order."""
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss], "orders": [list(o) for o in self.orders]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        if len(state["orders"]) != len(self.envs):
+            raise ValueError(f"sampler state has {len(state['orders'])} environments, this stage has {len(self.envs)}")
+        self.orders = [list(o) for o in state["orders"]]
+
     def sample(self, count: int) -> list[tuple[LoadedEnv, dict[str, Any]]]:
         weights = [e.spec.weight for e in self.envs]
         picks = self.rng.choices(range(len(self.envs)), weights=weights, k=count)

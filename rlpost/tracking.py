@@ -27,6 +27,25 @@ def prepare_run_dir(path: Path) -> Path | None:
     return moved
 
 
+def truncate_after(path: Path, step: int) -> int:
+    """Keep only the JSONL lines of `path` with "step" <= `step` (a resumed run redoes later
+    steps, so each step stays in the log exactly once); returns how many lines were dropped."""
+    if not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                keep.append(line)
+        except json.JSONDecodeError:
+            continue  # a line the crash cut in half
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(keep), encoding="utf-8")
+    tmp.replace(path)
+    return len(lines) - len(keep)
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -51,6 +70,7 @@ class Tracker:
     def __init__(self, run_dir: Path, console: bool = True, tensorboard: bool = False):
         self.metrics = JsonlWriter(run_dir / "metrics.jsonl")
         self.samples = JsonlWriter(run_dir / "samples.jsonl")
+        self.events = JsonlWriter(run_dir / "events.jsonl")
         self.console = Console(highlight=False, soft_wrap=True) if console else None
         self.tb = None
         if tensorboard:
@@ -71,6 +91,12 @@ class Tracker:
         for row in rows:
             self.samples.write({"step": step, **row})
 
+    def event(self, step: int, kind: str, **fields: Any) -> None:
+        """Something that happened to the run (an actor restarted, the run stopped): events.jsonl and console."""
+        self.events.write({"step": step, "event": kind, "time": time.time(), **fields})
+        if self.console:
+            self.console.print(f"[bold yellow]{kind}[/] at step {step}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+
     def info(self, text: str) -> None:
         if self.console:
             self.console.print(text)
@@ -78,6 +104,7 @@ class Tracker:
     def close(self) -> None:
         self.metrics.close()
         self.samples.close()
+        self.events.close()
         if self.tb:
             self.tb.close()
 

@@ -16,13 +16,42 @@ import torch
 from rlpost.algorithms import get_algorithm, masked_mean
 from rlpost.algorithms.shaping import adaptive_kl_coef, all_equal_groups, overlong_penalty
 from rlpost.batch import RolloutBatch, concat_batches, pad_sequences, scatter_response_values
-from rlpost.checkpoint import checkpoint_dir, mark_complete, prune
+from rlpost.checkpoint import COMPLETE_MARKER, TrainerState, checkpoint_dir, latest_checkpoint, mark_complete, prune, read_state
 from rlpost.config import ExperimentConfig, StageConfig, dump_config
 from rlpost.data import LoadedEnv, PromptSampler, load_env, render_prompt
 from rlpost.plots import plot_run
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
-from rlpost.tracking import Tracker, prepare_run_dir
+from rlpost.tracking import Tracker, prepare_run_dir, truncate_after
+
+
+class TrainingFailed(RuntimeError):
+    """The run stopped; the message names the failed actor and the last complete checkpoint."""
+
+
+class ActorFailure(RuntimeError):
+    """An actor died or did not answer in time; `role` and `index` name it."""
+
+    def __init__(self, role: str, index: int, error: BaseException):
+        self.role, self.index = role, index
+        super().__init__(f"{role} {index} failed: {type(error).__name__}: {' '.join(str(error).split())[:400]}")
+
+
+def get_from(role: str, futures: list, timeout_s: float | None) -> list:
+    """`ray.get` of one call per actor (actor i -> futures[i]); a dead or hung actor raises ActorFailure."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError
+
+    out = []
+    for i, future in enumerate(futures):
+        try:
+            out.append(ray.get(future, timeout=timeout_s))
+        except (RayActorError, GetTimeoutError) as e:
+            raise ActorFailure(role, i, e) from e
+    return out
+
+
+RESTARTABLE = ("rollout engine",)
 
 
 class Timer:
@@ -62,6 +91,10 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
     log(f"built tiny model at {base}")
     if not cfg.warmup.enabled:
         return str(base)
+    done = run_dir / "warmup_model" / COMPLETE_MARKER
+    if done.exists():
+        log(f"supervised warm-up already done: {done.parent}")
+        return str(done.parent)
     from rlpost.warmup import sft_warmup
 
     pairs = []
@@ -73,6 +106,7 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
         pairs += [(r["prompt"], env.env.sft_target(r)) for r in rows]
     start = time.perf_counter()
     out = sft_warmup(base, pairs, cfg.warmup, run_dir / "warmup_model", cfg.run.seed)
+    (Path(out) / COMPLETE_MARKER).write_text("ok\n")
     log(f"supervised warm-up: {cfg.warmup.steps} steps in {time.perf_counter() - start:.1f}s -> {out}")
     return str(out)
 
@@ -84,21 +118,49 @@ class Trainer:
         self.params = cfg.algorithm.model_dump()
         self.run_dir = cfg.run.path
         self.step = 0
+        self.state = TrainerState(step=0, stage=0, stage_step=0)
 
     # ----- set-up -------------------------------------------------------------------------
     def setup(self) -> None:
+        """Run directory, logs, model, environments, actors. With `checkpoint.resume: auto` and a
+        complete checkpoint in the run directory, continue from it (logs cut back to its step)."""
         from transformers import AutoTokenizer
 
         cfg = self.cfg
-        moved = prepare_run_dir(self.run_dir)
+        resume_from = latest_checkpoint(self.run_dir) if cfg.checkpoint.resume == "auto" else None
+        moved = None
+        if resume_from is None:
+            moved = prepare_run_dir(self.run_dir)
+        else:
+            self.state = read_state(resume_from)
+            dropped = sum(truncate_after(self.run_dir / name, self.state.step) for name in ("metrics.jsonl", "samples.jsonl"))
         (self.run_dir / "config.yaml").write_text(dump_config(cfg))
         self.tracker = Tracker(self.run_dir, console=cfg.logging.console, tensorboard=cfg.logging.tensorboard)
         if moved:
             self.tracker.info(f"previous run directory moved to {moved}")
+        if resume_from is not None:
+            self.tracker.info(f"resuming from {resume_from} (step {self.state.step}; {dropped} log lines after it dropped)")
+            if self.state.finished:
+                self.tracker.info(f"run already finished at step {self.state.step}; nothing to do")
+                return
         self.model_path = prepare_model(cfg, self.run_dir, self.tracker.info)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         self.stages = [[load_env(s, "train") for s in stage.envs] for stage in cfg.stages]
         self._start_actors()
+        if resume_from is not None:
+            self._restore(resume_from)
+
+    def _restore(self, path: Path) -> None:
+        """Learner and critic state from checkpoint `path`, then the engines get its weights."""
+        import ray
+
+        ray.get([w.load_state.remote(str(path)) for w in self.learners])
+        if self.critics:
+            ray.get([c.load_state.remote(str(path / "critic")) for c in self.critics])
+        if self.state.kl_coef is not None:
+            self.params["kl_coef"] = self.state.kl_coef
+        self.step = self.state.step
+        self.sync_weights()
 
     def _start_actors(self) -> None:
         import ray
@@ -115,16 +177,18 @@ class Trainer:
         gpu = 1 if cfg.cluster.use_gpu else 0
         max_len = self._max_model_len()
         engine_env = vllm_env(cfg.rollout.threads or cores(), cfg.rollout.kv_cache_gib) if cfg.rollout.engine == "vllm" else {}
-        self.engines = [
-            RolloutActor.options(**actor_options(engine_env, gpu)).remote(
+
+        def new_engine(i: int):
+            return RolloutActor.options(**actor_options(engine_env, gpu)).remote(
                 cfg.rollout.engine,
                 model_path=self.model_path,
                 dtype=cfg.model.dtype,
                 seed=cfg.run.seed + i,
                 max_model_len=max_len,
             )
-            for i in range(cfg.rollout.num_engines)
-        ]
+
+        self._new_engine = new_engine
+        self.engines = [new_engine(i) for i in range(cfg.rollout.num_engines)]
         spec = self._learner_spec(cfg.learner.lr, cfg.learner.micro_batch_size)
         port = free_port()
         learner_env = {"DS_ACCELERATOR": "cuda" if gpu else "cpu"}
@@ -203,12 +267,10 @@ class Trainer:
     # ----- one step -----------------------------------------------------------------------
     def _generate(self, prompt_ids: list[list[int]], spec: SamplingSpec) -> list[list[Any]]:
         """Completions per prompt, the prompts spread over the engines."""
-        import ray
-
         shards = [list(range(i, len(prompt_ids), len(self.engines))) for i in range(len(self.engines))]
-        futures = [e.generate.remote([prompt_ids[j] for j in idx], spec) for e, idx in zip(self.engines, shards) if idx]
+        futures = [e.generate.remote([prompt_ids[j] for j in idx], spec) for e, idx in zip(self.engines, shards)]
         groups: list[Any] = [None] * len(prompt_ids)
-        for idx, result in zip(shards, ray.get(futures, timeout=self.cfg.rollout.timeout_s)):
+        for idx, result in zip(shards, get_from("rollout engine", futures, self.cfg.rollout.timeout_s)):
             for j, completions in zip(idx, result):
                 groups[j] = completions
         return groups
@@ -323,10 +385,10 @@ class Trainer:
 
     def _gather(self, actors: list, method: str, batch: RolloutBatch, batch_ref) -> torch.Tensor:
         """A [B, T] per-token quantity computed by data-parallel `actors` on their row shards."""
-        import ray
 
         world = len(actors)
-        shards = ray.get([getattr(a, method).remote(batch_ref) for a in actors])
+        role = "critic learner" if actors is self.critics else "policy learner"
+        shards = get_from(role, [getattr(a, method).remote(batch_ref) for a in actors], self.cfg.learner.timeout_s)
         out = torch.zeros_like(batch.rollout_logprobs)
         for rank, part in enumerate(shards):
             out[rank::world] = part
@@ -335,14 +397,16 @@ class Trainer:
     def learner_logprobs(self, batch: RolloutBatch, batch_ref, timer: Timer, old: bool = True) -> None:
         """Old logprobs from the policy learners (when `old`), reference logprobs (when KL is on),
         and the critic's values (when the algorithm has a critic)."""
-        import ray
 
         if old:
             with timer("old_logprobs"):
                 batch.old_logprobs = self._gather(self.learners, "compute_logprobs", batch, batch_ref)
         if self.reference is not None:
             with timer("ref"):
-                batch.ref_logprobs = ray.get(self.reference.compute_logprobs.remote(batch_ref)) * batch.response_mask
+                (ref,) = get_from(
+                    "reference model", [self.reference.compute_logprobs.remote(batch_ref)], self.cfg.learner.timeout_s
+                )
+                batch.ref_logprobs = ref * batch.response_mask
         if self.critics:
             with timer("values"):
                 batch.values = self._gather(self.critics, "compute_values", batch, batch_ref)
@@ -361,9 +425,13 @@ class Trainer:
         with timer("train"):
             batch_ref = ray.put(batch)
             policy = [w.train.remote(batch_ref) for w in self.learners] if train_policy else []
+            if not self.cfg.cluster.use_gpu:
+                # on shared CPU cores two learners' thread pools would fight (several times slower)
+                stats = get_from("policy learner", policy, self.cfg.learner.timeout_s)
             critic = [c.train.remote(batch_ref) for c in self.critics]
-            stats = ray.get(policy, timeout=self.cfg.learner.timeout_s)
-            critic_stats = ray.get(critic, timeout=self.cfg.learner.timeout_s)
+            if self.cfg.cluster.use_gpu:
+                stats = get_from("policy learner", policy, self.cfg.learner.timeout_s)
+            critic_stats = get_from("critic learner", critic, self.cfg.learner.timeout_s)
         sync = 0.0
         timer.times["time/weight_sync_s"] = 0.0
         if train_policy:
@@ -393,12 +461,11 @@ class Trainer:
 
     def sync_weights(self) -> float:
         """Push the learner's weights to every engine (one object-store copy); returns engine seconds."""
-        import ray
 
         callers = self.learners if self.cfg.learner.zero_stage == 3 else self.learners[:1]
-        weights = ray.get([w.weights_ref.remote() for w in callers])[0]
-        seconds = ray.get([e.update_weights.remote(weights) for e in self.engines], timeout=self.cfg.rollout.timeout_s)
-        return max(seconds)
+        weights = get_from("policy learner", [w.weights_ref.remote() for w in callers], self.cfg.learner.timeout_s)[0]
+        futures = [e.update_weights.remote(weights) for e in self.engines]
+        return max(get_from("rollout engine", futures, self.cfg.rollout.timeout_s))
 
     # ----- records ------------------------------------------------------------------------
     def metrics(self, batch: RolloutBatch, stats: list[dict[str, float]], sync_engine_s: float) -> dict[str, float]:
@@ -459,38 +526,87 @@ class Trainer:
             ],
         )
 
-    def save(self, step: int | None) -> Path:
+    def save(self, step: int | None, state: TrainerState) -> Path:
+        """A step checkpoint (policy, learner state, critic, trainer state) or, with `step` None,
+        the final policy (and critic); COMPLETE is written last."""
         import ray
 
         path = checkpoint_dir(self.run_dir, step)
-        ray.get([w.save.remote(str(path)) for w in self.learners])
-        mark_complete(path)
+        with_state = step is not None
+        ray.get([w.save.remote(str(path), with_state) for w in self.learners])
+        if self.critics:
+            ray.get([c.save.remote(str(path / "critic"), with_state) for c in self.critics])
+        mark_complete(path, state)
         if step is not None:
             prune(self.run_dir, self.cfg.checkpoint.keep_last)
         return path
 
+    # ----- failures -----------------------------------------------------------------------
+    def restart_engine(self, index: int) -> None:
+        """Replace rollout engine `index` (killed first, in case it hangs) and give it the current weights."""
+        import ray
+
+        ray.kill(self.engines[index], no_restart=True)
+        self.engines[index] = self._new_engine(index)
+        get_from("rollout engine", [self.engines[index].ready.remote()], self.cfg.rollout.timeout_s)
+        self.sync_weights()
+
+    def step_with_retries(self, sampler: PromptSampler) -> dict[str, float]:
+        """`train_step`, retried on the same prompts after a rollout engine died or hung (the engine
+        is restarted first), at most `cluster.max_step_retries` times. Other failures propagate."""
+        position = sampler.state()
+        restarts = self.rewards.restarts
+        for attempt in range(self.cfg.cluster.max_step_retries + 1):
+            try:
+                metrics = self.train_step(sampler)
+                metrics["events/step_retries"] = float(attempt)
+                metrics["events/reward_worker_restarts"] = float(self.rewards.restarts - restarts)
+                return metrics
+            except ActorFailure as failure:
+                if failure.role not in RESTARTABLE or attempt == self.cfg.cluster.max_step_retries:
+                    raise
+                self.tracker.event(self.step, "restart", actor=f"{failure.role} {failure.index}", error=str(failure))
+                self.restart_engine(failure.index)
+                sampler.load_state(position)
+        raise AssertionError("unreachable")
+
     # ----- the loop -----------------------------------------------------------------------
-    def run_stage(self, stage: StageConfig, envs: list[LoadedEnv], total: int) -> None:
+    def run_stage(self, stage: StageConfig, envs: list[LoadedEnv], total: int, index: int = 0) -> None:
+        """The steps of stage `index` not done yet, with step checkpoints every `save_every` steps."""
         sampler = PromptSampler(envs, seed=self.cfg.run.seed + self.step)
+        done = 0
+        if self.state.stage == index and self.state.sampler:
+            sampler.load_state(self.state.sampler)
+            done = self.state.stage_step
         every = self.cfg.checkpoint.save_every
-        for _ in range(stage.steps):
+        for k in range(done, stage.steps):
             self.step += 1
-            metrics = self.train_step(sampler)
+            metrics = self.step_with_retries(sampler)
             metrics["stage"] = stage.name
             self.tracker.log(self.step, metrics, total)
             if every and self.step % every == 0:
-                self.save(self.step)
+                kl = self.params["kl_coef"]
+                self.save(self.step, TrainerState(self.step, index, k + 1, sampler=sampler.state(), kl_coef=kl))
 
     def run(self) -> Path:
         self.setup()
+        if self.state.finished:
+            self.tracker.close()
+            return self.run_dir
         try:
             total = sum(s.steps for s in self.cfg.stages)
-            for stage, envs in zip(self.cfg.stages, self.stages):
+            for index, (stage, envs) in enumerate(zip(self.cfg.stages, self.stages)):
+                if index < self.state.stage:
+                    continue
                 self.tracker.info(f"stage {stage.name!r}: {stage.steps} steps on {[e.name for e in envs]}")
-                self.run_stage(stage, envs, total)
-            final = self.save(None)
+                self.run_stage(stage, envs, total, index)
+            final = self.save(None, TrainerState(self.step, len(self.cfg.stages), 0, finished=True))
             self.tracker.info(f"final policy saved to {final}")
             self.tracker.info(f"plots: {plot_run(self.run_dir)}")
+        except ActorFailure as failure:
+            last = latest_checkpoint(self.run_dir)
+            self.tracker.event(self.step, "stopped", actor=f"{failure.role} {failure.index}", error=str(failure))
+            raise TrainingFailed(f"run stopped at step {self.step}: {failure}; last checkpoint: {last or 'none'}") from failure
         finally:
             self.shutdown()
         return self.run_dir

@@ -148,12 +148,25 @@ class DeepSpeedLearner:
 
         return ray.put(self.full_state_dict())
 
-    def save(self, path: str) -> str:
-        """Write the model in Hugging Face format (rank 0 writes; all ranks must call under ZeRO-3)."""
+    def save(self, path: str, with_state: bool = False) -> str:
+        """Write the model in Hugging Face format to `path` (rank 0; all ranks must call under
+        ZeRO-3) and, with `with_state`, every rank's optimizer / scheduler / step state under
+        `path/deepspeed` (collective: all ranks must call)."""
         state = self.full_state_dict()
         if self.rank == 0:
             out = Path(path)
             out.mkdir(parents=True, exist_ok=True)
             self.engine.module.save_pretrained(out, state_dict=state, safe_serialization=True)
             self.tokenizer.save_pretrained(out)
+        if with_state:
+            self.engine.save_checkpoint(str(Path(path) / "deepspeed"), tag="state", client_state={"updates": self.updates})
         return path
+
+    def load_state(self, path: str) -> int:
+        """Restore weights, optimizer, scheduler and update count saved by `save(with_state=True)`;
+        returns the update count."""
+        loaded, client = self.engine.load_checkpoint(str(Path(path) / "deepspeed"), tag="state")
+        if loaded is None:
+            raise FileNotFoundError(f"no DeepSpeed state under {path}/deepspeed")
+        self.updates = int(client["updates"])
+        return self.updates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import signal
 
 import datasets
@@ -205,6 +206,19 @@ def test_sampler_is_deterministic_for_a_seed():
 
     assert draw(0) == draw(0)
     assert draw(0) != draw(1)
+
+
+def test_sampler_state_round_trips_through_json():
+    envs = [_loaded("test_a", [f"a{i}" for i in range(7)]), _loaded("test_b", [f"b{i}" for i in range(5)])]
+    sampler = PromptSampler(envs, seed=3)
+    sampler.sample(9)
+    state = json.loads(json.dumps(sampler.state()))
+    expected = [(e.name, row["prompt"]) for e, row in sampler.sample(20)]
+    resumed = PromptSampler(envs, seed=99)
+    resumed.load_state(state)
+    assert [(e.name, row["prompt"]) for e, row in resumed.sample(20)] == expected
+    with pytest.raises(ValueError, match="environments"):
+        PromptSampler(envs[:1], seed=0).load_state(state)
 
 
 def test_sampler_cycles_through_an_epoch_before_repeating():

@@ -6,8 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from rlpost.checkpoint import COMPLETE_MARKER, checkpoint_dir, mark_complete, prune
-from rlpost.tracking import JsonlWriter, Tracker, format_step_line, prepare_run_dir
+from rlpost.checkpoint import COMPLETE_MARKER, TrainerState, checkpoint_dir, latest_checkpoint, mark_complete, prune, read_state
+from rlpost.tracking import JsonlWriter, Tracker, format_step_line, prepare_run_dir, truncate_after
 
 # --------------------------------------------------------------------------------------
 # prepare_run_dir
@@ -160,7 +160,7 @@ def _make_checkpoint(run_dir: Path, step: int | None, complete: bool = True) -> 
     path.mkdir(parents=True)
     (path / "model.safetensors").write_text("weights")
     if complete:
-        mark_complete(path)
+        mark_complete(path, TrainerState(step=step or 0, stage=0, stage_step=step or 0, finished=step is None))
     return path
 
 
@@ -169,9 +169,30 @@ def test_checkpoint_dir_names(tmp_path):
     assert checkpoint_dir(tmp_path, None) == tmp_path / "checkpoints" / "final"
 
 
-def test_mark_complete_writes_the_marker(tmp_path):
-    mark_complete(tmp_path)
+def test_mark_complete_writes_the_marker_and_the_state(tmp_path):
+    state = TrainerState(step=7, stage=1, stage_step=3, sampler={"rng": [3, [1, 2], None], "orders": [[4, 5]]}, kl_coef=0.02)
+    mark_complete(tmp_path, state)
     assert (tmp_path / COMPLETE_MARKER).is_file()
+    assert read_state(tmp_path) == state
+
+
+def test_latest_checkpoint_skips_incomplete_and_prefers_final(tmp_path):
+    assert latest_checkpoint(tmp_path) is None
+    _make_checkpoint(tmp_path, 2)
+    newest = _make_checkpoint(tmp_path, 4)
+    _make_checkpoint(tmp_path, 6, complete=False)  # a crash during save
+    assert latest_checkpoint(tmp_path) == newest
+    final = _make_checkpoint(tmp_path, None)
+    assert latest_checkpoint(tmp_path) == final and read_state(final).finished
+
+
+def test_truncate_after_keeps_each_step_once(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "v": s}) for s in (1, 2, 3, 4)]
+    path.write_text("\n".join(lines) + "\n" + '{"step": 5, "v"')  # the last line cut by a crash
+    assert truncate_after(path, 2) == 3
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == [1, 2]
+    assert truncate_after(tmp_path / "missing.jsonl", 2) == 0
 
 
 def test_prune_keeps_the_newest_complete_and_all_incomplete(tmp_path):

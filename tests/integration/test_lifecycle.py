@@ -1,0 +1,160 @@
+"""Run lifecycle on the real stack: SIGKILL and resume, a killed or hung rollout engine, a killed
+reward worker, and a dead learner that stops the run cleanly."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+import yaml
+
+from rlpost.checkpoint import COMPLETE_MARKER, latest_checkpoint, read_state
+from rlpost.config import build_config
+from rlpost.trainer import Trainer, TrainingFailed
+from tests.conftest import ROOT, TINY_EXPERIMENT
+
+pytestmark = pytest.mark.slow
+
+
+def experiment(run_dir: Path, steps: int, save_every: int) -> dict:
+    data = copy.deepcopy(TINY_EXPERIMENT)
+    data["run"]["dir"] = str(run_dir)
+    data["stages"][0]["steps"] = steps
+    data["checkpoint"] = {"save_every": save_every, "keep_last": 2}
+    data["logging"]["console"] = True
+    return data
+
+
+def steps_logged(run_dir: Path) -> list[int]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["step"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def train(config: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rlpost.cli", "train", str(config), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, start_new_session=True,
+    )  # fmt: skip
+
+
+def test_sigkill_then_resume_continues_where_it_stopped(tmp_path):
+    run_dir = tmp_path / "run"
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(experiment(run_dir, steps=6, save_every=2)))
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlpost.cli", "train", str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while len(steps_logged(run_dir)) < 3:  # step 2's checkpoint is written before step 3 starts
+        assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "the first run made no progress"
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    proc.wait()
+    killed_at = steps_logged(run_dir)
+    assert killed_at[:3] == [1, 2, 3] and len(killed_at) < 6
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint is not None and checkpoint.name.startswith("step_")
+    saved = read_state(checkpoint).step
+    assert saved in (2, 4) and saved <= len(killed_at)
+
+    resumed = train(config, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {checkpoint}" in resumed.stdout and f"(step {saved};" in resumed.stdout
+    # every step exactly once, in order; the steps after the checkpoint were redone
+    assert steps_logged(run_dir) == [1, 2, 3, 4, 5, 6]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert all(m["time/step_s"] > 0 for m in lines)
+    final = run_dir / "checkpoints" / "final"
+    assert (final / COMPLETE_MARKER).exists() and read_state(final).step == 6
+
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(final) is not None
+    from rlpost.cluster.actors import RolloutActor
+    from rlpost.cluster.runtime import actor_options
+    from rlpost.rollout import SamplingSpec
+    from rlpost.rollout.vllm_engine import vllm_env
+
+    engine = RolloutActor.options(**actor_options(vllm_env(2, 1))).remote("vllm", model_path=str(final), max_model_len=64)
+    try:
+        out = ray.get(engine.generate.remote([[5, 6, 7]], SamplingSpec(n=1, max_new_tokens=3, temperature=0)), timeout=300)
+    finally:
+        ray.kill(engine)
+    assert len(out[0][0].token_ids) >= 1
+
+    again = train(config, "--resume")
+    assert again.returncode == 0 and "run already finished at step 6; nothing to do" in again.stdout
+    assert steps_logged(run_dir) == [1, 2, 3, 4, 5, 6]
+
+
+class FaultyTrainer(Trainer):
+    """Runs `faults[step]` (a function of the trainer) just before that step."""
+
+    def __init__(self, cfg, faults):
+        super().__init__(cfg)
+        self.faults = dict(faults)
+
+    def step_with_retries(self, sampler):
+        fault = self.faults.pop(self.step, None)
+        if fault:
+            fault(self)
+        return super().step_with_retries(sampler)
+
+
+def hang(actor, seconds: float):
+    """Keep `actor` busy: its next calls wait behind this one."""
+    actor.__ray_call__.remote(lambda self: time.sleep(seconds))
+
+
+def test_killed_engine_hung_engine_and_killed_reward_worker_are_recovered(tmp_path):
+    data = experiment(tmp_path / "run", steps=4, save_every=0)
+    data["rollout"]["timeout_s"] = 30
+    faults = {
+        2: lambda t: (ray.kill(t.engines[0], no_restart=True), ray.kill(t.rewards.workers[0], no_restart=True)),
+        3: lambda t: hang(t.engines[0], 600),
+    }
+    run_dir = FaultyTrainer(build_config(data), faults).run()
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+    by_step = {m["step"]: m for m in metrics}
+    assert by_step[1]["events/step_retries"] == 0
+    assert by_step[2]["events/step_retries"] == 1 and by_step[3]["events/step_retries"] == 1
+    assert by_step[2]["events/reward_worker_restarts"] >= 1
+    assert all(m["reward/error_rate"] == 0 for m in metrics)  # the killed worker's samples were rescored
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    restarts = [e for e in events if e["event"] == "restart"]
+    assert [(e["step"], e["actor"]) for e in restarts] == [(2, "rollout engine 0"), (3, "rollout engine 0")]
+    assert "GetTimeoutError" in restarts[1]["error"]
+    assert (run_dir / "checkpoints" / "final" / COMPLETE_MARKER).exists()
+
+
+def test_dead_learner_stops_the_run_with_its_name_and_the_last_checkpoint_intact(tmp_path):
+    data = experiment(tmp_path / "run", steps=4, save_every=1)
+    trainer = FaultyTrainer(build_config(data), {3: lambda t: ray.kill(t.learners[0], no_restart=True)})
+    with pytest.raises(TrainingFailed) as info:
+        trainer.run()
+    message = str(info.value)
+    assert "run stopped at step 3" in message and "policy learner 0 failed" in message
+    assert "step_000002" in message
+    run_dir = tmp_path / "run"
+    assert steps_logged(run_dir) == [1, 2]
+    last = latest_checkpoint(run_dir)
+    assert last.name == "step_000002" and read_state(last).step == 2
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(last) is not None
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "stopped" and events[-1]["actor"] == "policy learner 0"
