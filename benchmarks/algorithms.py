@@ -133,10 +133,17 @@ def plot(results: dict, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for algo, r in results.items():
         if r.get("ok"):
-            ax.plot(range(1, len(r["reward_curve"]) + 1), r["reward_curve"], label=f"{algo} ({r['step_s_mean']:.2f} s/step)")
+            curve = r["reward_curve"]
+            steps = range(1, len(curve) + 1)
+            (line,) = ax.plot(steps, curve, alpha=0.25, linewidth=0.8)
+            window = 10
+            smooth = [
+                sum(curve[max(0, i - window + 1) : i + 1]) / len(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))
+            ]
+            ax.plot(steps, smooth, color=line.get_color(), linewidth=2, label=f"{algo} ({r['step_s_mean']:.2f} s/step)")
+    ax.set_title("2-digit addition, tiny model, same warmed-up start (bold: 10-step mean)", fontsize=10)
     ax.set_xlabel("step")
     ax.set_ylabel("mean reward (exact answer)")
-    ax.set_title("2-digit addition, tiny model, same warmed-up checkpoint")
     ax.legend()
     ax.grid(alpha=0.3)
     out.parent.mkdir(parents=True, exist_ok=True)

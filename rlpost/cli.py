@@ -1,12 +1,17 @@
-"""`rlpost train | check | rewards | envs`."""
+"""`rlpost train | check | eval | report | rewards list | rewards test | envs list`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
-from rlpost.config import ConfigError, ExperimentConfig, load_config
+from rlpost.config import ConfigError, ExperimentConfig, apply_override, load_config, parse_override
+from rlpost.rewards import RewardPlugin, Sample, resolve_reward, score_with_bindings
 
 
 def _load(args) -> ExperimentConfig:
@@ -19,7 +24,6 @@ def _load(args) -> ExperimentConfig:
 def validate_plugins(cfg: ExperimentConfig) -> None:
     """Check that every environment and reward named in the config resolves (cheap; no heavy start-up)."""
     from rlpost.envs import get_env
-    from rlpost.rewards import resolve_reward
 
     for i, stage in enumerate(cfg.stages):
         for j, spec in enumerate(stage.envs):
@@ -69,12 +73,138 @@ def cmd_rewards_list(args) -> int:
     return 0
 
 
+def read_samples(path: str) -> Iterator[tuple[int, Sample | str]]:
+    """(line number, sample) per non-blank JSONL line, or (line number, error text) for a bad one.
+
+    A line is an object with a string `response`, optional `prompt` and `env`; every other key
+    is a reference field passed to the reward.
+    """
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield number, f"invalid JSON ({e.msg} at column {e.colno})"
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("response"), str):
+                yield number, "expected an object with a string 'response'"
+                continue
+            prompt, env = row.pop("prompt", ""), row.pop("env", "cli")
+            yield number, Sample(str(prompt), row.pop("response"), row, str(env))
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """`key=value` pairs (YAML-typed values, dotted keys nest) as a params dict."""
+    params: dict[str, Any] = {}
+    for item in items:
+        keys, value = parse_override(item)
+        apply_override(params, keys, value)
+    return params
+
+
+def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, timeout_s: float):
+    """Score one sample at a time: in this process, or on a local Ray reward pool when `workers` > 0."""
+    if not workers:
+        return lambda sample: score_with_bindings([(plugin, 1.0, params)], [sample], 0.0)[0], lambda: None
+    from rlpost.cluster.reward_pool import RewardPool
+    from rlpost.cluster.runtime import actor_options, start_ray
+    from rlpost.config import ClusterConfig
+
+    start_ray(ClusterConfig())
+    binding = {"name": plugin.name, "weight": 1.0, "params": params}
+    pool = RewardPool({"cli": [binding]}, workers, timeout_s, 0.0, actor_options({"OMP_NUM_THREADS": "1"}))
+    return lambda sample: pool.score([replace(sample, env="cli")])[0], pool.close
+
+
+def cmd_rewards_test(args) -> int:
+    """Exit 0 when every line was read and scored without error, 1 otherwise, 2 for a bad command."""
+    try:
+        plugin = resolve_reward(args.name)
+        params = parse_params(args.param)
+        samples = list(read_samples(args.input))
+    except (KeyError, ValueError, TypeError, ImportError, OSError, ConfigError) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    score, close = _local_scorer(plugin, params, args.workers, args.timeout)
+    failed = 0
+    try:
+        for number, sample in samples:
+            start = time.perf_counter()
+            if isinstance(sample, str):
+                record = {"line": number, "score": None, "components": {}, "error": sample, "info": ""}
+            else:
+                scored = score(sample)
+                record = {"line": number, "score": None if scored.error else scored.score, "components": scored.components,
+                          "error": scored.error, "info": scored.info}  # fmt: skip
+            record["seconds"] = round(time.perf_counter() - start, 4)
+            if record["error"] is not None:
+                failed += 1
+                print(f"{args.input}:{number}: {record['error']}", file=sys.stderr)
+            print(json.dumps(record), flush=True)
+    finally:
+        close()
+    return 1 if failed else 0
+
+
 def cmd_envs_list(args) -> int:
     from rlpost.envs import ENVS, load_builtins
 
     load_builtins()
     for name, env in sorted(ENVS.items()):
         print(f"{name:24s} {env.description}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def cmd_eval(args) -> int:
+    """Greedy accuracy and pass@k on the environments' test splits; a table, and JSON with --out."""
+    from pathlib import Path
+
+    from rlpost.evaluation import evaluate, format_table, load_eval_envs, resolve_target
+
+    if args.n is not None and args.n < args.k:
+        print(f"error: --n ({args.n}) must be at least --k ({args.k})", file=sys.stderr)
+        return 2
+    try:
+        target = resolve_target(args.target, args.envs)
+        envs = load_eval_envs(target)
+    except (KeyError, ValueError) as e:  # ConfigError included: an unknown env, bad params, no test split
+        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    max_new_tokens = args.max_new_tokens or target.max_new_tokens
+    results = evaluate(
+        target.model_path, envs, args.k, args.engine, n=args.n, threshold=args.threshold, max_new_tokens=max_new_tokens,
+        limit=args.limit, dtype=target.dtype,
+    )  # fmt: skip
+    print(format_table(results, args.k))
+    if args.out:
+        settings = {"k": args.k, "samples_per_problem": args.n or args.k, "threshold": args.threshold, "engine": args.engine}
+        record = {"model": target.model_path, **settings, "max_new_tokens": max_new_tokens, "results": results}
+        Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from rlpost.report import write_report
+
+    try:
+        summary = write_report(Path(args.run_dir))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"report: {summary}")
+    for png in sorted(summary.parent.glob("*.png")):
+        print(f"plot: {png}")
     return 0
 
 
@@ -93,8 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--resume", action="store_true", help="continue from the run directory's newest complete checkpoint")
     rewards = sub.add_parser("rewards", help="reward plugins").add_subparsers(dest="rewards_command", required=True)
     rewards.add_parser("list", help="list registered reward plugins").set_defaults(fn=cmd_rewards_list)
+    test = rewards.add_parser("test", help="score JSONL samples with a reward; one JSON line per input line")
+    test.add_argument("name", help="registered reward, pkg.module:attr or file.py:attr")
+    test.add_argument("--input", required=True, help="JSONL: response, optional prompt, and the reference fields")
+    test.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="reward parameter (YAML value)")
+    test.add_argument("--workers", type=int, default=0, help="score on a local Ray pool of N reward workers (default: here)")
+    test.add_argument("--timeout", type=float, default=30.0, help="per-sample bound with --workers (seconds)")
+    test.set_defaults(fn=cmd_rewards_test)
     envs = sub.add_parser("envs", help="environments").add_subparsers(dest="envs_command", required=True)
     envs.add_parser("list", help="list registered environments").set_defaults(fn=cmd_envs_list)
+    ev = sub.add_parser("eval", help="greedy accuracy and pass@k on the environments' held-out (test) splits")
+    ev.add_argument("target", help="experiment YAML (evaluates its run's checkpoints/final) or a checkpoint directory")
+    ev.add_argument("--envs", nargs="+", default=[], metavar="NAME[:JSON]", help="environments (default: the config's)")
+    ev.add_argument("--k", type=_positive, default=8, help="k of pass@k (default 8)")
+    ev.add_argument("--n", type=_positive, default=None, help="samples per problem for pass@k, >= k (default k)")
+    ev.add_argument("--engine", choices=["vllm", "hf"], default="vllm", help="vllm in a Ray actor, or transformers here")
+    ev.add_argument("--limit", type=_positive, default=None, help="first N problems of each environment")
+    ev.add_argument("--threshold", type=float, default=1.0, help="a response is correct when its reward is >= this")
+    ev.add_argument("--max-new-tokens", type=_positive, default=None, help="default: the run's rollout.max_new_tokens")
+    ev.add_argument("--out", help="write the results as JSON here")
+    ev.set_defaults(fn=cmd_eval)
+    report = sub.add_parser("report", help="PNG plots and summary.md of a run directory into RUN_DIR/report/")
+    report.add_argument("run_dir")
+    report.set_defaults(fn=cmd_report)
     return parser
 
 

@@ -221,9 +221,25 @@ class ClusterConfig(Section):
 
 
 class LoggingConfig(Section):
-    console: bool = True
+    """Metric sinks besides `metrics.jsonl` (always written); each writes inside the run directory, none uses the network."""
+
+    console: bool = Field(True, description="one progress line per step, and the run's events")
     samples_per_step: int = Field(4, ge=0, description="samples written to samples.jsonl per step")
-    tensorboard: bool = False
+    tensorboard: bool = Field(False, description="TensorBoard event files in <run>/tensorboard")
+    wandb: bool = Field(False, description="Weights & Biases offline run in <run>/wandb (upload later with `wandb sync`)")
+    mlflow: bool = Field(False, description="MLflow local file store <run>/mlruns")
+    project: str = Field(
+        "rlpost", pattern=r"^[A-Za-z0-9._-]+$", description="W&B project and MLflow experiment name (the run is run.name)"
+    )
+
+    @property
+    def sinks(self) -> list[str]:
+        """Names of the optional sinks switched on (see rlpost.tracking.SINKS)."""
+        return [name for name in ("console", "tensorboard", "wandb", "mlflow") if getattr(self, name)]
+
+
+class DataConfig(Section):
+    strict: bool = Field(False, description="a dataset row missing a needed field is an error (default: skipped and logged)")
 
 
 class CheckpointConfig(Section):
@@ -245,6 +261,7 @@ class ExperimentConfig(Section):
     rewards: RewardWorkersConfig = RewardWorkersConfig()
     stages: list[StageConfig] = Field(min_length=1)
     cluster: ClusterConfig = ClusterConfig()
+    data: DataConfig = DataConfig()
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from typing import Any
 
-from rlpost.config import EnvSpec
+from rlpost.config import ConfigError, EnvSpec, ExperimentConfig
 from rlpost.envs import Environment, get_env
+
+log = logging.getLogger(__name__)
+SHOWN_INDEXES = 20  # row indexes named in a skipped-rows message
 
 
 @dataclass
@@ -15,22 +19,71 @@ class LoadedEnv:
     spec: EnvSpec
     env: Environment
     rows: Any  # datasets.Dataset with a `prompt` column
+    skipped: tuple[int, ...] = ()  # indexes (in the split as loaded) of rows dropped for a missing field
 
     @property
     def name(self) -> str:
         return self.spec.name
 
 
-def load_env(spec: EnvSpec, split: str) -> LoadedEnv:
-    """Load one environment's split; an empty or malformed dataset is a clear error."""
+def missing_fields(rows: Any, needed: tuple[str, ...]) -> dict[int, list[str]]:
+    """Row index -> the needed fields it lacks (None, or for `prompt` not a non-empty string)."""
+    bad: dict[int, list[str]] = {}
+    for name in needed:
+        for i, value in enumerate(rows[name]):
+            if value is None or (name == "prompt" and not (isinstance(value, str) and value.strip())):
+                bad.setdefault(i, []).append(name)
+    return dict(sorted(bad.items()))
+
+
+def _indexes(bad: dict[int, list[str]]) -> str:
+    shown = ", ".join(f"{i} ({'/'.join(fields)})" for i, fields in list(bad.items())[:SHOWN_INDEXES])
+    return shown + (f", ... ({len(bad) - SHOWN_INDEXES} more)" if len(bad) > SHOWN_INDEXES else "")
+
+
+def load_env(spec: EnvSpec, split: str, strict: bool = False, key: str | None = None) -> LoadedEnv:
+    """Load one environment's split. A row lacking `prompt` or a reference field is skipped with a
+    warning naming its index (an error when `strict`); no usable row at all is a `ConfigError`.
+    `key` is the config path of `spec` (e.g. "stages.0.envs.1") for messages."""
+    where = f"{key} ({spec.name})" if key else f"environment {spec.name!r}"
     env = get_env(spec.name)
-    rows = env.load(split, dict(spec.params))
+    try:
+        rows = env.load(split, dict(spec.params))
+    except ValueError as e:
+        if key is None:
+            raise
+        raise ConfigError(f"{where}: {e}") from None
     if len(rows) == 0:
-        raise ValueError(f"environment {spec.name!r} has no rows in split {split!r}")
-    missing = [c for c in ("prompt", *env.reference_fields) if c not in rows.column_names]
-    if missing:
-        raise ValueError(f"environment {spec.name!r} split {split!r} lacks columns {missing}")
-    return LoadedEnv(spec, env, rows)
+        raise ConfigError(f"{where}: split {split!r} has no rows")
+    needed = ("prompt", *env.reference_fields)
+    absent = [c for c in needed if c not in rows.column_names]
+    if absent:
+        raise ConfigError(f"{where}: split {split!r} lacks columns {absent}")
+    bad = missing_fields(rows, needed)
+    if bad and strict:
+        count = f"{len(bad)} of {len(rows)} rows lack a needed field (data.strict)"
+        raise ConfigError(f"{where} split {split!r}: {count}: rows (0-based) {_indexes(bad)}")
+    if len(bad) == len(rows):
+        raise ConfigError(f"{where}: split {split!r} has no rows with every needed field: rows (0-based) {_indexes(bad)}")
+    if bad:
+        log.warning(
+            "%s split %r: skipped %d of %d rows lacking a needed field: rows (0-based) %s",
+            where,
+            split,
+            len(bad),
+            len(rows),
+            _indexes(bad),
+        )
+        rows = rows.select([i for i in range(len(rows)) if i not in bad])
+    return LoadedEnv(spec, env, rows, tuple(bad))
+
+
+def load_stage_envs(cfg: ExperimentConfig, split: str) -> list[list[LoadedEnv]]:
+    """Every stage's environments (`stages.i.envs.j`), loaded with the config's `data.strict`."""
+    return [
+        [load_env(spec, split, cfg.data.strict, f"stages.{i}.envs.{j}") for j, spec in enumerate(stage.envs)]
+        for i, stage in enumerate(cfg.stages)
+    ]
 
 
 class PromptSampler:

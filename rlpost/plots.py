@@ -1,54 +1,202 @@
-"""Plots of a run's metrics.jsonl (reward, KL, response length, phase times) as one PNG."""
+"""Plots of a run's metrics.jsonl / events.jsonl: one panel per quantity, registered by name.
+
+A panel draws on a matplotlib axis from the metric rows (one dict per step) and the events, and
+returns False when the run has none of its keys, so any algorithm's run and partial runs plot
+what they have. `plot_run` puts the main panels in one PNG; `plot_panels` writes one PNG each.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+Rows = list[dict[str, Any]]
+Panel = Callable[[Any, Rows, Rows], bool]  # (axis, metric rows, events) -> drew something
+PANELS: dict[str, Panel] = {}
+PHASE_ORDER = ("rollout", "baseline_rollout", "reward", "ref", "old_logprobs", "values", "train", "weight_sync", "overhead")
+NOT_PHASES = ("time/step_s", "time/weight_sync_engine_s")  # the total, and a part of weight_sync
+EVENT_COLOURS = {"restart": "tab:orange", "stopped": "tab:red"}
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+def read_jsonl(path: Path) -> Rows:
+    """The objects of a JSONL file; a missing file is empty and a line a crash cut short is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
-def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
-    """Write `<run>/plots/training.png`; returns its path (None when there is nothing to plot)."""
-    metrics = read_metrics(run_dir)
-    if not metrics:
-        return None
+def read_metrics(run_dir: Path) -> Rows:
+    return read_jsonl(run_dir / "metrics.jsonl")
+
+
+def number(value: Any) -> float | None:
+    """A metric value as a float: numbers, and the "nan" / "inf" strings the jsonl sink writes; else None."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    return None
+
+
+def series(rows: Rows, key: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of the rows that have a numeric `key`."""
+    pairs = [(r["step"], number(r.get(key))) for r in rows if "step" in r]
+    pairs = [(s, v) for s, v in pairs if v is not None]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
+def phase_keys(rows: Rows) -> list[str]:
+    """The `time/<phase>_s` keys present, in step order (known phases first)."""
+    keys = {k for r in rows for k in r if k.startswith("time/") and k.endswith("_s") and k not in NOT_PHASES}
+    known = [f"time/{p}_s" for p in PHASE_ORDER if f"time/{p}_s" in keys]
+    return known + sorted(keys - set(known))
+
+
+def register_panel(name: str):
+    def wrap(fn: Panel) -> Panel:
+        PANELS[name] = fn
+        return fn
+
+    return wrap
+
+
+@register_panel("reward")
+def reward_panel(ax, rows: Rows, events: Rows) -> bool:
+    steps, mean = series(rows, "reward/mean")
+    if not steps:
+        return False
+    std = dict(zip(*series(rows, "reward/std")))
+    low = [m - std.get(s, 0.0) for s, m in zip(steps, mean)]
+    high = [m + std.get(s, 0.0) for s, m in zip(steps, mean)]
+    ax.plot(steps, mean, label="mean")
+    ax.fill_between(steps, low, high, alpha=0.2, label="± std")
+    greedy_steps, greedy = series(rows, "reward/greedy_mean")
+    if greedy_steps:
+        ax.plot(greedy_steps, greedy, label="greedy mean", color="tab:purple")
+    ax.set_title("reward")
+    ax.legend(fontsize=7)
+    return True
+
+
+@register_panel("kl")
+def kl_panel(ax, rows: Rows, events: Rows) -> bool:
+    steps, kl = series(rows, "kl/mean")
+    if not steps:
+        return False
+    ax.plot(steps, kl, color="tab:red")
+    ax.set_title("KL to reference (mean per token)")
+    return True
+
+
+@register_panel("response_length")
+def length_panel(ax, rows: Rows, events: Rows) -> bool:
+    drawn = False
+    for key, style in (("response_length/mean", "-"), ("response_length/max", ":")):
+        steps, values = series(rows, key)
+        if steps:
+            ax.plot(steps, values, style, color="tab:green", label=key.split("/")[1])
+            drawn = True
+    if drawn:
+        ax.set_title("response length (tokens)")
+        ax.legend(fontsize=7)
+    return drawn
+
+
+@register_panel("phase_times")
+def phase_panel(ax, rows: Rows, events: Rows) -> bool:
+    keys = phase_keys(rows)
+    steps = [r["step"] for r in rows if "step" in r]
+    if not keys or not steps:
+        return False
+    bottom = [0.0] * len(steps)
+    for key in keys:
+        values = [max(0.0, number(r.get(key)) or 0.0) for r in rows if "step" in r]
+        ax.bar(steps, values, bottom=bottom, label=key[len("time/") : -len("_s")], width=1.0)
+        bottom = [a + b for a, b in zip(bottom, values)]
+    ax.set_title("seconds per step by phase")
+    ax.legend(fontsize=7)
+    return True
+
+
+@register_panel("errors")
+def errors_panel(ax, rows: Rows, events: Rows) -> bool:
+    """Reward error rate, per-step retries / worker restarts (`events/*` metrics), and events as vertical lines."""
+    drawn = False
+    steps, rate = series(rows, "reward/error_rate")
+    if steps:
+        ax.plot(steps, rate, color="tab:red", label="reward error rate")
+        ax.set_ylim(bottom=0)
+        drawn = True
+    counts = sorted({k for r in rows for k in r if k.startswith("events/")})
+    twin = ax.twinx() if counts else None
+    for key in counts:
+        c_steps, values = series(rows, key)
+        twin.plot(c_steps, values, "o--", markersize=3, label=key[len("events/") :])
+        drawn = True
+    if twin is not None:
+        twin.set_ylabel("count per step")
+        twin.legend(fontsize=7, loc="upper right")
+    for e in events:
+        if number(e.get("step")) is not None:
+            ax.axvline(e["step"], color=EVENT_COLOURS.get(e.get("event"), "tab:gray"), alpha=0.6, linestyle="-.")
+            drawn = True
+    if drawn:
+        ax.set_title("errors, retries, restarts (lines: events.jsonl)")
+        if steps:
+            ax.legend(fontsize=7, loc="upper left")
+    return drawn
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [m["step"] for m in metrics]
+    return plt
+
+
+def plot_panels(rows: Rows, events: Rows, out_dir: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """One PNG per panel (all registered by default) that has data: `<out_dir>/<name>.png`."""
+    plt = _pyplot()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names or tuple(PANELS):
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        if PANELS[name](ax, rows, events):
+            ax.set_xlabel("step")
+            fig.tight_layout()
+            fig.savefig(out_dir / f"{name}.png", dpi=90)
+            written.append(out_dir / f"{name}.png")
+        plt.close(fig)
+    return written
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
+    """Write `<run>/plots/training.png` (reward, KL, length, phase times); None when there is nothing to plot."""
+    rows = read_metrics(run_dir)
+    if not rows:
+        return None
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    ax = axes[0][0]
-    mean = [m["reward/mean"] for m in metrics]
-    std = [m.get("reward/std", 0.0) for m in metrics]
-    ax.plot(steps, mean, label="mean")
-    ax.fill_between(steps, [a - b for a, b in zip(mean, std)], [a + b for a, b in zip(mean, std)], alpha=0.2, label="± std")
-    ax.set_title("reward")
-    ax.legend()
-    ax = axes[0][1]
-    if any("kl/mean" in m for m in metrics):
-        ax.plot(steps, [m.get("kl/mean", float("nan")) for m in metrics], color="tab:red")
-    ax.set_title("KL to reference (k3, mean per token)")
-    ax = axes[1][0]
-    ax.plot(steps, [m["response_length/mean"] for m in metrics], color="tab:green")
-    ax.set_title("response length (tokens)")
-    ax = axes[1][1]
-    bottom = [0.0] * len(steps)
-    for phase in ("rollout", "reward", "ref", "old_logprobs", "train", "weight_sync", "overhead"):
-        key = f"time/{phase}_s"
-        if key in metrics[0]:
-            values = [m.get(key, 0.0) for m in metrics]
-            ax.bar(steps, values, bottom=bottom, label=phase, width=1.0)
-            bottom = [a + b for a, b in zip(bottom, values)]
-    ax.set_title("seconds per step by phase")
-    ax.legend(fontsize=7)
-    for a in axes.flat:
-        a.set_xlabel("step")
+    for ax, name in zip(axes.flat, ("reward", "kl", "response_length", "phase_times")):
+        if PANELS[name](ax, rows, []):
+            ax.set_xlabel("step")
+        else:
+            ax.set_title(f"{name} (not logged)")
+            ax.axis("off")
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = out or run_dir / "plots" / "training.png"

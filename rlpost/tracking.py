@@ -1,13 +1,21 @@
-"""Run directory, metrics sinks (console, jsonl, TensorBoard) and the samples log."""
+"""Run directory, the samples / events logs, and metric sinks (jsonl, console, TensorBoard, W&B offline, MLflow).
+
+A sink is a class with `log(step, metrics)` and `close()`, registered by name in `SINKS`; `Tracker` composes the
+ones a run switches on. Every sink writes inside the run directory; none uses the network.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import shutil
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 
@@ -66,26 +74,220 @@ class JsonlWriter:
         self.file.close()
 
 
+class MetricSink(Protocol):
+    def log(self, step: int, metrics: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink is opened with: where the run lives, its name, the project, its hyper-parameters."""
+
+    run_dir: Path
+    name: str
+    project: str = "rlpost"
+    params: dict[str, Any] = field(default_factory=dict)
+    console: Console | None = None
+
+
+SINKS: dict[str, Callable[[SinkContext], MetricSink]] = {}
+
+
+def register_sink(name: str):
+    """Class decorator: make a sink selectable by `name`."""
+
+    def wrap(factory: Callable[[SinkContext], MetricSink]):
+        SINKS[name] = factory
+        return factory
+
+    return wrap
+
+
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of `metrics` as floats (strings such as a stage name are left out)."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level with dotted keys (lists kept as values)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@register_sink("jsonl")
+class JsonlSink:
+    """`<run>/metrics.jsonl`: one object per step, the step first."""
+
+    def __init__(self, ctx: SinkContext):
+        self.writer = JsonlWriter(ctx.run_dir / "metrics.jsonl")
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        self.writer.write({"step": step, **metrics})
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@register_sink("console")
+class ConsoleSink:
+    """One progress line per step; `total` (steps planned) is set by the tracker."""
+
+    def __init__(self, ctx: SinkContext):
+        self.console = ctx.console or Console(highlight=False, soft_wrap=True)
+        self.total: int | None = None
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        self.console.print(format_step_line(step, metrics, self.total))
+
+    def close(self) -> None:
+        pass
+
+
+@register_sink("tensorboard")
+class TensorBoardSink:
+    """Scalars in `<run>/tensorboard/events.out.tfevents.*`."""
+
+    def __init__(self, ctx: SinkContext):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(ctx.run_dir / "tensorboard"))
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        for key, value in scalars(metrics).items():
+            self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@register_sink("wandb")
+class WandbSink:
+    """A Weights & Biases run in offline mode under `<run>/wandb/offline-run-*` (`wandb sync` uploads it later)."""
+
+    def __init__(self, ctx: SinkContext):
+        import wandb
+
+        self.wandb = wandb
+        settings = wandb.Settings(
+            console="off", silent=True, disable_git=True, save_code=False, x_disable_stats=True, x_save_requirements=False
+        )
+        self.run = wandb.init(
+            mode="offline", dir=str(ctx.run_dir), project=ctx.project, name=ctx.name, config=ctx.params, settings=settings
+        )
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        self.run.log(scalars(metrics), step=step)
+
+    def close(self) -> None:
+        self.run.finish()
+        self.wandb.teardown()  # finish() returns before the run file is flushed; stopping the service waits for it
+
+
+_MLFLOW_BAD_KEY = re.compile(r"[^\w\-. /]")
+_MLFLOW_PARAM_MAX = 6000  # characters of a param value the store accepts
+
+
+@register_sink("mlflow")
+class MlflowSink:
+    """An MLflow run in the local file store `<run>/mlruns` (read it with MlflowClient or `mlflow ui --backend-store-uri`)."""
+
+    def __init__(self, ctx: SinkContext):
+        # MLflow 3 keeps the file store but refuses it unless asked; it is the store that needs no server or database
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        from mlflow.entities import Param
+        from mlflow.tracking import MlflowClient
+
+        self.uri = (ctx.run_dir / "mlruns").resolve().as_uri()
+        self.client = MlflowClient(tracking_uri=self.uri)
+        experiment = self.client.get_experiment_by_name(ctx.project)
+        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(ctx.project)
+        self.run_id = self.client.create_run(experiment_id, run_name=ctx.name).info.run_id
+        params = [Param(mlflow_key(k), str(v)[:_MLFLOW_PARAM_MAX]) for k, v in flatten(ctx.params).items()]
+        for i in range(0, len(params), 100):  # the store takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=params[i : i + 100])
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(mlflow_key(k), v, now, step) for k, v in scalars(metrics).items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def close(self) -> None:
+        self.client.set_terminated(self.run_id)
+
+
+def mlflow_key(key: str) -> str:
+    """A name MLflow accepts: letters, digits and `_-. /` (anything else becomes `_`), a normalised
+    relative path (no empty, `.` or `..` parts), at most 250 characters."""
+    parts = [part for part in _MLFLOW_BAD_KEY.sub("_", key).split("/") if part not in ("", ".", "..")]
+    return "/".join(parts)[:250] or "_"
+
+
 class Tracker:
-    def __init__(self, run_dir: Path, console: bool = True, tensorboard: bool = False):
-        self.metrics = JsonlWriter(run_dir / "metrics.jsonl")
+    """metrics.jsonl, samples.jsonl and events.jsonl, plus the metric sinks switched on.
+
+    `sinks` names entries of `SINKS` on top of `console` / `tensorboard`; a sink that fails while
+    logging is dropped with a console note (the jsonl log is never dropped).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        console: bool = True,
+        tensorboard: bool = False,
+        sinks: Iterable[str] = (),
+        *,
+        name: str | None = None,
+        project: str = "rlpost",
+        params: dict[str, Any] | None = None,
+    ):
+        flags = {"console": console, "tensorboard": tensorboard}
+        names = list(dict.fromkeys(["jsonl", *(n for n, on in flags.items() if on), *sinks]))
+        unknown = [n for n in names if n not in SINKS]
+        if unknown:
+            raise ValueError(f"unknown tracking sink(s) {unknown}; known: {sorted(SINKS)}")
+        self.console = Console(highlight=False, soft_wrap=True) if "console" in names else None
+        ctx = SinkContext(run_dir, name or run_dir.name, project, params or {}, self.console)
+        self.sinks: dict[str, MetricSink] = {}
+        try:
+            for n in names:
+                self.sinks[n] = SINKS[n](ctx)
+        except ImportError as e:
+            self.close()
+            raise ImportError(f"tracking sink {n!r} needs a package that is not installed ({e}); see requirements/") from e
+        except Exception:
+            self.close()
+            raise
         self.samples = JsonlWriter(run_dir / "samples.jsonl")
         self.events = JsonlWriter(run_dir / "events.jsonl")
-        self.console = Console(highlight=False, soft_wrap=True) if console else None
-        self.tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+    @classmethod
+    def from_config(cls, run_dir: Path, cfg) -> Tracker:
+        """The tracker an `ExperimentConfig` asks for: its `logging` sinks, run name and hyper-parameters."""
+        return cls(
+            run_dir, console=False, sinks=cfg.logging.sinks, name=cfg.run.name, project=cfg.logging.project,
+            params=cfg.model_dump(mode="json"),
+        )  # fmt: skip
 
-    def log(self, step: int, metrics: dict[str, float], total: int | None = None) -> None:
-        self.metrics.write({"step": step, **metrics})
-        if self.tb:
-            for k, v in metrics.items():
-                if isinstance(v, int | float):
-                    self.tb.add_scalar(k, v, step)
-        if self.console:
-            self.console.print(format_step_line(step, metrics, total))
+    def log(self, step: int, metrics: dict[str, Any], total: int | None = None) -> None:
+        if "console" in self.sinks:
+            self.sinks["console"].total = total
+        for name, sink in list(self.sinks.items()):
+            try:
+                sink.log(step, metrics)
+            except Exception as e:  # noqa: BLE001 - a broken optional sink must not stop the run
+                if name == "jsonl":
+                    raise
+                del self.sinks[name]
+                self.event(step, "sink_failed", sink=name, error=f"{type(e).__name__}: {e}"[:400])
 
     def log_samples(self, step: int, rows: list[dict[str, Any]]) -> None:
         for row in rows:
@@ -102,11 +304,12 @@ class Tracker:
             self.console.print(text)
 
     def close(self) -> None:
-        self.metrics.close()
-        self.samples.close()
-        self.events.close()
-        if self.tb:
-            self.tb.close()
+        for sink in self.sinks.values():
+            sink.close()
+        self.sinks = {}
+        for writer in ("samples", "events"):
+            if hasattr(self, writer):
+                getattr(self, writer).close()
 
 
 def format_step_line(step: int, m: dict[str, float], total: int | None) -> str:

@@ -18,7 +18,7 @@ from rlpost.algorithms.shaping import adaptive_kl_coef, all_equal_groups, overlo
 from rlpost.batch import RolloutBatch, concat_batches, pad_sequences, scatter_response_values
 from rlpost.checkpoint import COMPLETE_MARKER, TrainerState, checkpoint_dir, latest_checkpoint, mark_complete, prune, read_state
 from rlpost.config import ExperimentConfig, StageConfig, dump_config
-from rlpost.data import LoadedEnv, PromptSampler, load_env, render_prompt
+from rlpost.data import LoadedEnv, PromptSampler, load_env, load_stage_envs, render_prompt
 from rlpost.plots import plot_run
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
@@ -98,8 +98,8 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
     from rlpost.warmup import sft_warmup
 
     pairs = []
-    for spec in cfg.stages[0].envs:
-        env = load_env(spec, "train")
+    for j, spec in enumerate(cfg.stages[0].envs):
+        env = load_env(spec, "train", cfg.data.strict, f"stages.0.envs.{j}")
         if env.env.sft_target is None:
             raise ValueError(f"warmup: environment {spec.name!r} has no reference completions")
         rows = env.rows.select(range(min(cfg.warmup.examples, len(env.rows))))
@@ -135,7 +135,7 @@ class Trainer:
             self.state = read_state(resume_from)
             dropped = sum(truncate_after(self.run_dir / name, self.state.step) for name in ("metrics.jsonl", "samples.jsonl"))
         (self.run_dir / "config.yaml").write_text(dump_config(cfg))
-        self.tracker = Tracker(self.run_dir, console=cfg.logging.console, tensorboard=cfg.logging.tensorboard)
+        self.tracker = Tracker.from_config(self.run_dir, cfg)
         if moved:
             self.tracker.info(f"previous run directory moved to {moved}")
         if resume_from is not None:
@@ -145,7 +145,7 @@ class Trainer:
                 return
         self.model_path = prepare_model(cfg, self.run_dir, self.tracker.info)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        self.stages = [[load_env(s, "train") for s in stage.envs] for stage in cfg.stages]
+        self.stages = load_stage_envs(cfg, "train")
         self._start_actors()
         if resume_from is not None:
             self._restore(resume_from)

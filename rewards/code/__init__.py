@@ -1,0 +1,5 @@
+"""The sandboxed code-execution reward (`code`)."""
+
+from rewards.code.reward import code_reward
+
+__all__ = ["code_reward"]

@@ -1,0 +1,4 @@
+# expect: program exited before the test ran
+import os
+
+os._exit(0)

@@ -1,0 +1,5 @@
+# expect: BlockingIOError|Resource temporarily unavailable
+import os
+
+while True:
+    os.fork()

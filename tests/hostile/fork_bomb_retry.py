@@ -1,0 +1,8 @@
+# expect: timeout|CPU time limit
+import os
+
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass

@@ -1,0 +1,3 @@
+# expect: solution: timeout
+while True:
+    pass

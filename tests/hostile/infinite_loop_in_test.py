@@ -1,0 +1,4 @@
+# expect: ^test 0: timeout
+def add(a, b):
+    while True:
+        pass

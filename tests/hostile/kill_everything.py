@@ -1,0 +1,4 @@
+# expect: ProcessLookupError
+import os
+
+os.kill(-1, 9)

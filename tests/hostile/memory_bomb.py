@@ -1,0 +1,4 @@
+# expect: MemoryError
+blocks = []
+while True:
+    blocks.append(bytearray(64 << 20))

@@ -1,0 +1,6 @@
+# expect: FileNotFoundError
+source = open("__REPO__/pyproject.toml").read()
+
+
+def add(a, b):
+    return a + b

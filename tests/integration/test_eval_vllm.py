@@ -1,0 +1,59 @@
+"""evaluate() through the real vLLM CPU engine in a Ray actor: with an engine the caller owns (as the continual
+trainer passes its own) and with one it creates, on a tiny model whose own greedy answers are half the references."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+import ray
+
+from rlpost.config import EnvSpec
+from rlpost.data import LoadedEnv
+from rlpost.envs import Environment, RewardSpec
+from rlpost.evaluation import evaluate
+from rlpost.rollout import SamplingSpec
+from rlpost.tinymodel import build_tiny_model
+
+pytestmark = pytest.mark.slow
+
+PROMPTS = ["1+2=", "3+4=", "5+6=", "7+8=", "2+9=", "4+4="]
+MAX_NEW = 4
+
+
+def _echo_env(greedy_texts: list[str]) -> LoadedEnv:
+    """References: the model's greedy answer for even rows, an answer longer than the token budget for odd ones."""
+    rows = [
+        {"prompt": p, "answer": g if i % 2 == 0 else "x" * (MAX_NEW + 3)} for i, (p, g) in enumerate(zip(PROMPTS, greedy_texts))
+    ]
+    env = Environment("test_eval_echo", "", lambda split, params: datasets.Dataset.from_list(rows), (RewardSpec("exact_answer"),),
+                      ("answer",))  # fmt: skip
+    return LoadedEnv(EnvSpec(name="test_eval_echo"), env, env.load("test", {}))
+
+
+def test_evaluate_on_vllm_with_a_given_and_a_created_engine(tmp_path):
+    from transformers import AutoTokenizer
+
+    from rlpost.cluster.actors import RolloutActor
+    from rlpost.cluster.runtime import actor_options, start_ray
+    from rlpost.config import ClusterConfig
+    from rlpost.rollout.vllm_engine import vllm_env
+
+    model = str(build_tiny_model(tmp_path / "model"))
+    tok = AutoTokenizer.from_pretrained(model)
+    start_ray(ClusterConfig())
+    actor = RolloutActor.options(**actor_options(vllm_env(2, 1))).remote("vllm", model_path=model, max_model_len=64)
+    try:
+        prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+        greedy = ray.get(actor.generate.remote(prompt_ids, SamplingSpec(n=1, max_new_tokens=MAX_NEW, temperature=0)), timeout=300)
+        env = _echo_env([g[0].text for g in greedy])
+        given = evaluate(model, [env], k=2, engine=actor, n=3, max_new_tokens=MAX_NEW, temperature=1.0)["test_eval_echo"]
+        assert ray.get(actor.ready.remote(), timeout=60)  # the caller's engine stays up
+    finally:
+        ray.kill(actor)
+    assert given["greedy_accuracy"] == 0.5 and given["n"] == len(PROMPTS) and given["samples_per_problem"] == 3
+    assert 0.0 <= given["pass@2"] <= 0.5  # odd rows cannot be answered within the token budget
+
+    created = evaluate(model, [env], k=2, engine="vllm", max_new_tokens=MAX_NEW, temperature=1e-4)["test_eval_echo"]
+    assert created["greedy_accuracy"] == 0.5
+    assert created["pass@2"] == 0.5  # near-zero temperature samples the greedy answer
+    assert created["reward_errors"] == 0
