@@ -34,6 +34,18 @@ TINY_EXPERIMENT: dict[str, Any] = {
 }
 
 
+def processes_with(marker: str) -> list[int]:
+    """PIDs of live processes whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.fixture
 def tiny_experiment(tmp_path) -> dict[str, Any]:
     data = copy.deepcopy(TINY_EXPERIMENT)

@@ -17,7 +17,7 @@ import pytest
 
 from rewards.code import code_reward
 from rlpost.rewards import Sample
-from tests.conftest import ROOT
+from tests.conftest import ROOT, processes_with
 
 CORPUS = sorted((ROOT / "tests" / "hostile").glob("*.py"))
 TESTS = ["assert add(1, 2) == 3", "assert add(2, 5) == 7"]
@@ -61,20 +61,9 @@ class World:
         assert self.snapshot() == self.before and self.sentinel.read_text() == "do not touch"
         assert not self.tmp_root.exists() or list(self.tmp_root.iterdir()) == [], list(self.tmp_root.iterdir())
         assert not Path("/usr/lib/rlpost-pwned").exists()
-        assert _processes_with(self.marker) == []
+        assert processes_with(self.marker) == []
         with pytest.raises(BlockingIOError):
             self.listener.accept()
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def _expectation(path: Path) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from rlpost import sandbox
 from rlpost.sandbox import SandboxConfig, SandboxLimits, SandboxUnavailable
-from tests.conftest import ROOT
+from tests.conftest import ROOT, processes_with
 
 
 @pytest.fixture
@@ -24,17 +24,6 @@ def config(tmp_path) -> SandboxConfig:
 def _py(code: str, config: SandboxConfig, stdin: bytes = b"", args: tuple[str, ...] = (), **files) -> sandbox.SandboxResult:
     argv = [sandbox.python_executable(), "-I", "-B", "prog.py", *args]
     return sandbox.run(argv, {"prog.py": code, **files}, stdin, config)
-
-
-def _marker_processes(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_runs_a_program_with_files_and_stdin_in_a_clean_environment(config, monkeypatch):
@@ -171,7 +160,7 @@ def test_background_processes_do_not_outlive_the_run(config):
     result = _py(code, config, args=(marker,))
     assert result.stdout == b"spawned\n" and result.seconds < 3
     time.sleep(0.2)
-    assert _marker_processes(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_signals_cannot_reach_the_caller(config):
