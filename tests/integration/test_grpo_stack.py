@@ -10,6 +10,7 @@ import pytest
 import ray
 import torch
 
+from rlpost.checkpoint import TrainerState
 from rlpost.config import build_config
 from rlpost.data import PromptSampler
 from rlpost.trainer import Timer, Trainer
@@ -36,7 +37,7 @@ def trained(tmp_path_factory):
     trainer.learner_logprobs(batch, ray.put(batch), Timer())
     batch.advantages = trainer.algorithm.advantages(batch, trainer.params).advantages
     trainer.run_stage(trainer.cfg.stages[0], trainer.stages[0], total=2)
-    final = trainer.save(None)
+    final = trainer.save(None, TrainerState(step=2, stage=1, stage_step=0, finished=True))
     after = trainer.rollout(sampler, Timer())
     yield {"trainer": trainer, "batch": batch, "final": final, "after": after}
     trainer.shutdown()

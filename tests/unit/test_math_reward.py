@@ -244,7 +244,8 @@ def test_hostile_answers_neither_crash_nor_hang(response):
     took = time.monotonic() - start
     assert result.score == 0.0 and result.components["correct"] == 0.0
     assert result.info
-    assert took < 4.0, f"took {took:.1f}s"
+    # a few 1 s timeouts (extract, parse, verify) at most; the bound leaves room for a loaded CI machine
+    assert took < 15.0, f"took {took:.1f}s"
 
 
 def test_a_long_response_is_read_from_its_end():
