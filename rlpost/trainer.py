@@ -484,9 +484,8 @@ class Trainer:
             "advantage/mean_abs": masked_mean(batch.advantages.abs(), mask).item(),
             "time/weight_sync_engine_s": sync_engine_s,
         }
-        groups = batch.group_ids.unique()
-        equal = sum(bool((batch.rewards[batch.group_ids == g] == batch.rewards[batch.group_ids == g][0]).all()) for g in groups)
-        m["groups/all_equal_frac"] = equal / len(groups)
+        equal = all_equal_groups(batch.rewards, batch.group_ids)
+        m["groups/all_equal_frac"] = len(batch.group_ids[equal].unique()) / len(batch.group_ids.unique())
         for name, values in batch.reward_components.items():
             finite = values[~values.isnan()]
             if finite.numel():
