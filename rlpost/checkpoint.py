@@ -32,6 +32,23 @@ def checkpoint_dir(run_dir: Path, step: int | None) -> Path:
     return run_dir / "checkpoints" / ("final" if step is None else f"step_{step:06d}")
 
 
+def stage_checkpoint_dir(run_dir: Path, index: int, name: str) -> Path:
+    """The checkpoint kept at the end of continual stage `index` (never pruned)."""
+    return run_dir / "checkpoints" / f"stage_{index:02d}_{name}"
+
+
+def drop_learner_state(run_dir: Path, keep: Path) -> list[Path]:
+    """Remove the optimizer state of every stage checkpoint but `keep` (their policies stay); the newest
+    checkpoint is the only one a resume reads."""
+    removed = []
+    for stage in (run_dir / "checkpoints").glob("stage_*"):
+        for state in (stage / "deepspeed", stage / "critic" / "deepspeed"):
+            if stage != keep and state.is_dir():
+                shutil.rmtree(state)
+                removed.append(state)
+    return removed
+
+
 def mark_complete(path: Path, state: TrainerState) -> None:
     (path / STATE_FILE).write_text(json.dumps(asdict(state)))
     (path / COMPLETE_MARKER).write_text("ok\n")
@@ -46,12 +63,20 @@ def read_state(path: Path) -> TrainerState:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint: `final` when the run finished, else the highest step."""
+    """The newest complete checkpoint: `final` when the run finished, else the furthest step or stage end."""
     root = run_dir / "checkpoints"
     if is_complete(root / "final"):
         return root / "final"
-    steps = sorted(p for p in root.glob("step_*") if is_complete(p))
-    return steps[-1] if steps else None
+    found = [p for p in (*root.glob("step_*"), *root.glob("stage_*")) if is_complete(p)]
+    if not found:
+        return None
+    return max(found, key=_position)
+
+
+def _position(path: Path) -> tuple[int, int]:
+    """(step, stage) of a checkpoint: a stage's end checkpoint follows the step checkpoint of the same step."""
+    state = read_state(path)
+    return state.step, state.stage
 
 
 def prune(run_dir: Path, keep_last: int) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -51,12 +52,20 @@ def cmd_check(args) -> int:
     return 0
 
 
+RUNNERS = {"rl": "rlpost.trainer:Trainer", "sft": "rlpost.sft_stages:SFTStages"}  # config key `method` -> runner class
+
+
+def runner(method: str):
+    module, attr = RUNNERS[method].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def cmd_train(args) -> int:
-    from rlpost.trainer import Trainer, TrainingFailed
+    from rlpost.trainer import TrainingFailed
 
     cfg = _load(args)
     try:
-        run_dir = Trainer(cfg).run()
+        run_dir = runner(cfg.method)(cfg).run()
     except TrainingFailed as e:
         print(f"training failed: {e}", file=sys.stderr)
         return 1
@@ -195,11 +204,19 @@ def cmd_eval(args) -> int:
 def cmd_report(args) -> int:
     from pathlib import Path
 
-    from rlpost.report import write_report
+    from rlpost.report import write_comparison, write_report
 
     try:
-        summary = write_report(Path(args.run_dir))
-    except FileNotFoundError as e:
+        if args.compare:
+            run_a, run_b = (Path(p) for p in args.compare)
+            summary = write_comparison(run_a, run_b, Path(args.out) if args.out else None)
+            print(summary.read_text())
+        elif args.run_dir is None:
+            print("error: give RUN_DIR, or --compare RUN_A RUN_B", file=sys.stderr)
+            return 2
+        else:
+            summary = write_report(Path(args.run_dir))
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"report: {summary}")
@@ -243,8 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-new-tokens", type=_positive, default=None, help="default: the run's rollout.max_new_tokens")
     ev.add_argument("--out", help="write the results as JSON here")
     ev.set_defaults(fn=cmd_eval)
-    report = sub.add_parser("report", help="PNG plots and summary.md of a run directory into RUN_DIR/report/")
-    report.add_argument("run_dir")
+    report = sub.add_parser(
+        "report", help="PNG plots and summary.md of a run directory into RUN_DIR/report/; --compare: two continual runs"
+    )
+    report.add_argument("run_dir", nargs="?")
+    report.add_argument(
+        "--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two continual runs' accuracy matrices and metrics side by side"
+    )
+    report.add_argument("--out", help="--compare: output directory (default RUN_A/report/compare-<RUN_B name>)")
     report.set_defaults(fn=cmd_report)
     return parser
 

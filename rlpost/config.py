@@ -61,6 +61,20 @@ class ModelConfig(Section):
         return v
 
 
+class RewardBinding(Section):
+    name: str = Field(description="registered reward, 'pkg.module:attr' or 'path/to/file.py:attr'")
+    weight: float = 1.0
+    params: dict[str, Any] = {}
+
+
+class EnvSpec(Section):
+    name: str = Field(description="registered environment name")
+    params: dict[str, Any] = {}
+    weight: float = Field(1.0, gt=0, description="sampling weight among a stage's environments")
+    rewards: list[RewardBinding] | None = Field(None, description="override the environment's default rewards")
+    chat: bool = Field(False, description="wrap prompts in the tokenizer's chat template as a user turn")
+
+
 class WarmupConfig(Section):
     """Supervised warm-up on the environments' reference answers before RL (TRL SFTTrainer)."""
 
@@ -68,7 +82,10 @@ class WarmupConfig(Section):
     steps: int = Field(300, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-3, gt=0)
-    examples: int = Field(4000, ge=1, description="training examples drawn from the first stage's environments")
+    examples: int = Field(4000, ge=1, description="training examples per warm-up environment")
+    envs: list[EnvSpec] | None = Field(
+        None, description="environments whose reference completions it trains on (default: the first stage's)"
+    )
 
 
 class RolloutConfig(Section):
@@ -185,24 +202,74 @@ class LearnerConfig(Section):
         return self
 
 
-class RewardBinding(Section):
-    name: str = Field(description="registered reward, 'pkg.module:attr' or 'path/to/file.py:attr'")
-    weight: float = 1.0
-    params: dict[str, Any] = {}
+class FilterConfig(Section):
+    """Rollout-based instance filtering before a stage (RIF-RFT): `k` rollouts per training instance, then
+    a keep-rule on their rewards; only kept instances are trained on in that stage."""
+
+    enabled: bool = Field(False, description="filter each stage's training instances before it starts")
+    k: int = Field(8, ge=1, description="rollouts per instance")
+    rule: str = Field(
+        "any_correct",
+        description="any_correct: drop instances no rollout solves; partially_correct: also drop those every rollout "
+        "solves; reward_variance: keep instances whose reward variance exceeds min_variance",
+    )
+    threshold: float = Field(1.0, description="a rollout is correct when its reward is at least this")
+    min_variance: float = Field(0.0, ge=0, description="reward_variance rule: population variance a kept instance exceeds")
+    max_instances: int | None = Field(None, ge=1, description="instances rolled out per environment (default: whole train split)")
+
+    @field_validator("rule")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from rlpost.continual import KEEP_RULES
+
+        if v not in KEEP_RULES:
+            raise ValueError(f"expected one of {sorted(KEEP_RULES)}, got {v!r}")
+        return v
 
 
-class EnvSpec(Section):
-    name: str = Field(description="registered environment name")
-    params: dict[str, Any] = {}
-    weight: float = Field(1.0, gt=0, description="sampling weight among a stage's environments")
-    rewards: list[RewardBinding] | None = Field(None, description="override the environment's default rewards")
-    chat: bool = Field(False, description="wrap prompts in the tokenizer's chat template as a user turn")
+class EvalConfig(Section):
+    """Evaluation after every stage (and of the starting policy) on every stage's held-out split and on
+    `general` environments never trained on: the accuracy matrix of `continual/matrix.json`."""
+
+    enabled: bool = Field(False, description="evaluate after each stage and write continual/matrix.json and its plots")
+    general: list[EnvSpec] = Field([], description="held-out environments never trained on (their test split)")
+    k: int = Field(4, ge=1, description="pass@k")
+    n: int | None = Field(None, ge=1, description="samples per problem for pass@k (default: k)")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature for pass@k (accuracy is greedy)")
+    limit: int | None = Field(100, ge=1, description="problems per environment (the first of its test split); null: all")
+    threshold: float = Field(1.0, description="a response is correct when its reward is at least this")
+
+    @model_validator(mode="after")
+    def _n_at_least_k(self) -> EvalConfig:
+        if self.n is not None and self.n < self.k:
+            raise ValueError(f"n: pass@{self.k} needs at least k samples per problem, got {self.n}")
+        return self
+
+
+class ContinualConfig(Section):
+    """Continual post-training over `stages`: instance filtering before and evaluation after each stage."""
+
+    filter: FilterConfig = FilterConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+class SFTConfig(Section):
+    """`method: sft` (the continual baseline): each stage trains with TRL's SFTTrainer for `stages[i].steps`
+    optimizer steps on its environments' reference completions."""
+
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    examples: int | None = Field(None, ge=1, description="training examples per environment (default: whole train split)")
 
 
 class StageConfig(Section):
     name: str = "main"
     steps: int = Field(20, ge=0)
     envs: list[EnvSpec] = Field(min_length=1)
+    algorithm: AlgorithmConfig | None = Field(
+        None, description="keys overriding the top-level algorithm for this stage (merged; the critic cannot come or go)"
+    )
+    filter: FilterConfig | None = Field(None, description="keys overriding continual.filter for this stage (merged)")
 
 
 class RewardWorkersConfig(Section):
@@ -260,10 +327,46 @@ class ExperimentConfig(Section):
     critic: CriticConfig = CriticConfig()
     rewards: RewardWorkersConfig = RewardWorkersConfig()
     stages: list[StageConfig] = Field(min_length=1)
+    method: Literal["rl", "sft"] = Field(
+        "rl", description="rl: the algorithm on the Ray stack; sft: supervised stages (baseline)"
+    )
+    sft: SFTConfig = SFTConfig()
+    continual: ContinualConfig = ContinualConfig()
     cluster: ClusterConfig = ClusterConfig()
     data: DataConfig = DataConfig()
     logging: LoggingConfig = LoggingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_stage_overrides(cls, data: Any) -> Any:
+        """A stage's `algorithm` / `filter` keys are laid over the top-level `algorithm` / `continual.filter`."""
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+            return data
+        base_algo = data.get("algorithm") if isinstance(data.get("algorithm"), dict) else {}
+        continual = data.get("continual") if isinstance(data.get("continual"), dict) else {}
+        base_filter = continual.get("filter") if isinstance(continual.get("filter"), dict) else {}
+        stages = []
+        for stage in data["stages"]:
+            if isinstance(stage, dict):
+                stage = dict(stage)
+                for key, base in (("algorithm", base_algo), ("filter", base_filter)):
+                    if isinstance(stage.get(key), dict):
+                        stage[key] = {**base, **stage[key]}
+            stages.append(stage)
+        return {**data, "stages": stages}
+
+    def stage_algorithm(self, index: int) -> AlgorithmConfig:
+        """The algorithm settings of stage `index` (its overrides merged)."""
+        return self.stages[index].algorithm or self.algorithm
+
+    def stage_filter(self, index: int) -> FilterConfig:
+        return self.stages[index].filter or self.continual.filter
+
+    @property
+    def uses_reference(self) -> bool:
+        """Whether any stage has a KL term (then a reference model is loaded)."""
+        return any(self.stage_algorithm(i).kl_coef > 0 for i in range(len(self.stages)))
 
     @property
     def batch_size(self) -> int:
@@ -277,11 +380,22 @@ class ExperimentConfig(Section):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         algo = ALGORITHMS[self.algorithm.name]
-        if self.rollout.n < algo.min_samples_per_prompt:
-            raise _KeyedError(
-                "rollout.n",
-                f"{self.algorithm.name} needs at least {algo.min_samples_per_prompt} samples per prompt, got {self.rollout.n}",
-            )
+        for i in range(len(self.stages)):
+            stage_algo = self.stage_algorithm(i)
+            prefix = "" if stage_algo is self.algorithm else f"stages.{i}."
+            needs = ALGORITHMS[stage_algo.name].min_samples_per_prompt
+            if self.rollout.n < needs:
+                where = "rollout.n" if not prefix else f"{prefix}algorithm.name"
+                raise _KeyedError(where, f"{stage_algo.name} needs at least {needs} samples per prompt, got {self.rollout.n}")
+            if ALGORITHMS[stage_algo.name].critic != algo.critic:
+                raise _KeyedError(
+                    f"{prefix}algorithm.name",
+                    f"{stage_algo.name} and the run's {algo.name} differ in needing a critic; a stage cannot add or drop it",
+                )
+            if stage_algo.dynamic_sampling and self.rollout.n < 2:
+                raise _KeyedError(
+                    f"{prefix}algorithm.dynamic_sampling", f"needs groups of at least 2 samples (rollout.n), got {self.rollout.n}"
+                )
         if self.batch_size % self.mini_batch_size:
             raise _KeyedError(
                 "learner.mini_batch_size",
@@ -297,10 +411,6 @@ class ExperimentConfig(Section):
             raise _KeyedError(
                 "critic.model",
                 f"{self.algorithm.name} needs a critic: set 'policy' (a value head on the policy's weights) or a model directory",
-            )
-        if self.algorithm.dynamic_sampling and self.rollout.n < 2:
-            raise _KeyedError(
-                "algorithm.dynamic_sampling", f"needs groups of at least 2 samples (rollout.n), got {self.rollout.n}"
             )
         if self.algorithm.overlong_buffer > self.rollout.max_new_tokens:
             raise _KeyedError(

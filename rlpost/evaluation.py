@@ -79,7 +79,10 @@ def _keep_open() -> None:
 
 
 def as_generate(engine: Any) -> Generate:
-    """`generate` of a local engine, or of a Ray actor handle (called remotely and awaited)."""
+    """`generate` of a local engine, or of a Ray actor handle (called remotely and awaited); a bare
+    `Generate` callable as is."""
+    if not hasattr(engine, "generate") and callable(engine):
+        return engine
     if hasattr(engine.generate, "remote"):
         import ray
 
@@ -129,7 +132,8 @@ def evaluate(
     """Per environment (see `env_labels`): `greedy_accuracy`, `pass@{k}` (unbiased, from `n` samples per
     problem at `temperature`, default n = k), `n` (problems: the first `limit` rows of each env's loaded
     split), `samples_per_problem` and `reward_errors`. `engine` is "vllm" / "hf" or an engine the caller owns;
-    `model_path` gives the tokenizer (and the weights of a created engine)."""
+    `model_path` gives the tokenizer (and the weights of a created engine). `engine` may also be a bare
+    `Generate` callable."""
     from transformers import AutoTokenizer
 
     n = n or k

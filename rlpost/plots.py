@@ -159,7 +159,7 @@ def errors_panel(ax, rows: Rows, events: Rows) -> bool:
     return drawn
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +170,7 @@ def _pyplot():
 
 def plot_panels(rows: Rows, events: Rows, out_dir: Path, names: tuple[str, ...] | None = None) -> list[Path]:
     """One PNG per panel (all registered by default) that has data: `<out_dir>/<name>.png`."""
-    plt = _pyplot()
+    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names or tuple(PANELS):
@@ -189,7 +189,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
     rows = read_metrics(run_dir)
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     for ax, name in zip(axes.flat, ("reward", "kl", "response_length", "phase_times")):
         if PANELS[name](ax, rows, []):

@@ -139,12 +139,24 @@ def checkpoint_section(run: RunFiles) -> list[str]:
     return ["## Checkpoint", "", text]
 
 
+def continual_section(run: RunFiles) -> list[str]:
+    """The accuracy matrix of a continual run (rows: the start and each stage's end) and its summary."""
+    from rlpost.stage_eval import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
+
+    if not (run.run_dir / MATRIX_FILE).exists():
+        return []
+    matrix = ContinualMatrix.load(run.run_dir / MATRIX_FILE)
+    lines = ["## Continual evaluation (greedy accuracy)", "", *format_matrix(matrix), ""]
+    return lines + [f"![{p.stem}](../{p})" for p in (HEATMAP_FILE, LINES_FILE) if (run.run_dir / p).exists()]
+
+
 def plots_section(run: RunFiles) -> list[str]:
     return ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in run.plots)] if run.plots else []
 
 
 SECTIONS: tuple[Callable[[RunFiles], list[str]], ...] = (
-    config_section, progress_section, reward_section, time_section, events_section, checkpoint_section, plots_section,
+    config_section, progress_section, reward_section, time_section, events_section, checkpoint_section, continual_section,
+    plots_section,
 )  # fmt: skip
 
 
@@ -164,3 +176,74 @@ def write_report(run_dir: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     summary.write_text("\n".join(parts))
     return summary
+
+
+def write_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path:
+    """`rlpost report --compare A B`: both runs' accuracy matrices and summary metrics side by side
+    (`compare.md`) and drawn (`compare.png`: the two heatmaps and the per-task accuracy through the
+    stages) in `out` (default `A/report/compare-<B's name>`); returns the markdown's path."""
+    from rlpost.stage_eval import MATRIX_FILE, ContinualMatrix, format_matrix
+
+    matrices = []
+    for run in (run_a, run_b):
+        if not (run / MATRIX_FILE).exists():
+            raise FileNotFoundError(f"{run / MATRIX_FILE} not found: compare needs two runs with continual.eval enabled")
+        matrices.append(ContinualMatrix.load(run / MATRIX_FILE))
+    a, b = matrices
+    if a.tasks != b.tasks:
+        raise ValueError(f"the runs evaluate different tasks: {a.tasks} vs {b.tasks}")
+    out = out or run_a / "report" / f"compare-{run_b.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    names = (f"{run_a.name} ({a.method})", f"{run_b.name} ({b.method})")
+    sa, sb = a.summary(), b.summary()
+    lines = [f"# {names[0]} vs {names[1]}", "", "| metric | " + " | ".join(names) + " | B − A |", "|---|---|---|---|"]
+    for key in [k for k in sa if k in sb]:
+        lines.append(f"| {key} | {sa[key]:+.3f} | {sb[key]:+.3f} | {sb[key] - sa[key]:+.3f} |")
+    final_a, final_b = (m.accuracy[-1] if m.rows else [math.nan] * len(m.tasks) for m in (a, b))
+    lines += ["", "Accuracy after the last stage:", "", "| task | " + " | ".join(names) + " |", "|---|---|---|"]
+    lines += [f"| {t} | {x:.3f} | {y:.3f} |" for t, x, y in zip(a.tasks, final_a, final_b)]
+    for name, matrix in zip(names, matrices):
+        lines += ["", f"## {name}", "", *format_matrix(matrix)]
+    plot_comparison(matrices, names, out / "compare.png")
+    lines += ["", "![comparison](compare.png)", ""]
+    path = out / "compare.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def plot_comparison(matrices: list, names: tuple[str, str], path: Path) -> Path:
+    """Top: each run's heatmap; bottom: per-task greedy accuracy through the stages, one colour per task,
+    solid for the first run and dashed for the second."""
+    from rlpost.plots import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), gridspec_kw={"height_ratios": [1, 1.1]})
+    for ax, name, matrix in zip(axes[0], names, matrices):
+        rows = ([matrix.initial["accuracy"]] if matrix.initial else []) + matrix.accuracy
+        labels = (["start"] if matrix.initial else []) + [f"after {r['stage']}" for r in matrix.rows]
+        ax.imshow(rows, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(matrix.tasks)), matrix.tasks, rotation=20, ha="right")
+        ax.set_yticks(range(len(rows)), labels)
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
+        ax.set_title(name)
+    gs = axes[1, 0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    ax = fig.add_subplot(gs[1, :])
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for style, name, matrix in zip(("-", "--"), names, matrices):
+        rows = ([matrix.initial["accuracy"]] if matrix.initial else []) + matrix.accuracy
+        for i, task in enumerate(matrix.tasks):
+            ax.plot(range(len(rows)), [row[i] for row in rows], style, marker="o", color=colours[i % len(colours)],
+                    label=f"{task} ({name.split(' ')[0]})")  # fmt: skip
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("evaluation point (start, then after each stage)")
+    ax.set_ylabel("greedy accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

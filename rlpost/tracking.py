@@ -321,6 +321,8 @@ def format_step_line(step: int, m: dict[str, float], total: int | None) -> str:
         parts.append(f"kl {m['kl/mean']:.4f}")
     if "response_length/mean" in m:
         parts.append(f"len {m['response_length/mean']:.1f}")
+    if "sft/loss" in m:
+        parts.append(f"sft loss {m['sft/loss']:.4f}")
     if "reward/error_rate" in m and m["reward/error_rate"] > 0:
         parts.append(f"[red]reward errors {m['reward/error_rate']:.1%}[/]")
     times = " ".join(

@@ -16,7 +16,17 @@ import torch
 from rlpost.algorithms import get_algorithm, masked_mean
 from rlpost.algorithms.shaping import adaptive_kl_coef, all_equal_groups, overlong_penalty
 from rlpost.batch import RolloutBatch, concat_batches, pad_sequences, scatter_response_values
-from rlpost.checkpoint import COMPLETE_MARKER, TrainerState, checkpoint_dir, latest_checkpoint, mark_complete, prune, read_state
+from rlpost.checkpoint import (
+    COMPLETE_MARKER,
+    TrainerState,
+    checkpoint_dir,
+    drop_learner_state,
+    latest_checkpoint,
+    mark_complete,
+    prune,
+    read_state,
+    stage_checkpoint_dir,
+)
 from rlpost.config import ExperimentConfig, StageConfig, dump_config
 from rlpost.data import LoadedEnv, PromptSampler, load_env, load_stage_envs, render_prompt
 from rlpost.plots import plot_run
@@ -95,17 +105,20 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
     if done.exists():
         log(f"supervised warm-up already done: {done.parent}")
         return str(done.parent)
-    from rlpost.warmup import sft_warmup
+    from rlpost.sft_train import SFTSettings, sft_train
 
     pairs = []
-    for j, spec in enumerate(cfg.stages[0].envs):
-        env = load_env(spec, "train", cfg.data.strict, f"stages.0.envs.{j}")
+    specs = cfg.warmup.envs or cfg.stages[0].envs
+    prefix = "warmup.envs" if cfg.warmup.envs else "stages.0.envs"
+    for j, spec in enumerate(specs):
+        env = load_env(spec, "train", cfg.data.strict, f"{prefix}.{j}")
         if env.env.sft_target is None:
             raise ValueError(f"warmup: environment {spec.name!r} has no reference completions")
         rows = env.rows.select(range(min(cfg.warmup.examples, len(env.rows))))
         pairs += [(r["prompt"], env.env.sft_target(r)) for r in rows]
     start = time.perf_counter()
-    out = sft_warmup(base, pairs, cfg.warmup, run_dir / "warmup_model", cfg.run.seed)
+    w = cfg.warmup
+    out = sft_train(base, pairs, SFTSettings(w.steps, w.batch_size, w.lr, cfg.run.seed), run_dir / "warmup_model")
     (Path(out) / COMPLETE_MARKER).write_text("ok\n")
     log(f"supervised warm-up: {cfg.warmup.steps} steps in {time.perf_counter() - start:.1f}s -> {out}")
     return str(out)
@@ -114,8 +127,9 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log) -> str:
 class Trainer:
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
-        self.algorithm = get_algorithm(cfg.algorithm.name)
-        self.params = cfg.algorithm.model_dump()
+        self.algo_cfg = cfg.stage_algorithm(0)
+        self.algorithm = get_algorithm(self.algo_cfg.name)
+        self.params = self.algo_cfg.model_dump()
         self.run_dir = cfg.run.path
         self.step = 0
         self.state = TrainerState(step=0, stage=0, stage_step=0)
@@ -157,8 +171,6 @@ class Trainer:
         ray.get([w.load_state.remote(str(path)) for w in self.learners])
         if self.critics:
             ray.get([c.load_state.remote(str(path / "critic")) for c in self.critics])
-        if self.state.kl_coef is not None:
-            self.params["kl_coef"] = self.state.kl_coef
         self.step = self.state.step
         self.sync_weights()
 
@@ -209,7 +221,7 @@ class Trainer:
                 for rank in range(cfg.learner.num_workers)
             ]
         self.reference = None
-        if cfg.algorithm.kl_coef > 0:
+        if cfg.uses_reference:
             self.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
                 self.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, spec.threads
             )
@@ -331,7 +343,7 @@ class Trainer:
         if baseline:
             by_group = {int(batch.group_ids[i]): s.score for i, s in zip(firsts, baseline)}
             batch.baseline_rewards = torch.tensor([by_group[int(g)] for g in batch.group_ids], dtype=torch.float32)
-        algo = self.cfg.algorithm
+        algo = self.algo_cfg
         if algo.overlong_buffer:
             penalty = overlong_penalty(
                 batch.response_lengths.long(), max_len=self.cfg.rollout.max_new_tokens, buffer=algo.overlong_buffer,
@@ -346,14 +358,14 @@ class Trainer:
         if still short, dropped groups top the batch up (they carry zero advantage)."""
         cfg = self.cfg
         want = cfg.rollout.prompts_per_step
-        if not cfg.algorithm.dynamic_sampling:
+        if not self.algo_cfg.dynamic_sampling:
             batch = self.rollout(sampler, timer)
             self.score(batch, timer)
             return batch, {}
         kept: list[RolloutBatch] = []
         dropped: list[RolloutBatch] = []
         n_kept = n_dropped = rounds = 0
-        while n_kept < want and rounds < cfg.algorithm.max_sampling_rounds:
+        while n_kept < want and rounds < self.algo_cfg.max_sampling_rounds:
             batch = self.rollout(sampler, timer, group_offset=rounds * want)
             self.score(batch, timer)
             rounds += 1
@@ -451,7 +463,7 @@ class Trainer:
 
     def _adapt_kl(self, metrics: dict[str, float]) -> None:
         """Adaptive KL controller (KL in the reward): update β from this step's KL; log β."""
-        algo = self.cfg.algorithm
+        algo = self.algo_cfg
         if algo.kl_target is not None:
             self.params["kl_coef"] = adaptive_kl_coef(
                 self.params["kl_coef"], metrics["kl/mean"], target=algo.kl_target, horizon=algo.kl_horizon,
@@ -570,8 +582,51 @@ class Trainer:
         raise AssertionError("unreachable")
 
     # ----- the loop -----------------------------------------------------------------------
-    def run_stage(self, stage: StageConfig, envs: list[LoadedEnv], total: int, index: int = 0) -> None:
-        """The steps of stage `index` not done yet, with step checkpoints every `save_every` steps."""
+    def begin_stage(self, index: int) -> None:
+        """Stage `index`'s algorithm settings, here and in the learners (the adaptive KL β carries on
+        only within a stage: a resumed stage gets it back from the checkpoint)."""
+        import ray
+
+        self.algo_cfg = self.cfg.stage_algorithm(index)
+        self.algorithm = get_algorithm(self.algo_cfg.name)
+        self.params = self.algo_cfg.model_dump()
+        if self.state.stage == index and self.state.stage_step and self.state.kl_coef is not None:
+            self.params["kl_coef"] = self.state.kl_coef
+        calls = [w.set_params.remote(self.params) for w in self.learners]
+        calls += [c.set_params.remote({**self.params, "value_clip": self.cfg.critic.value_clip}) for c in self.critics]
+        ray.get(calls)
+
+    def filter_stage(self, index: int, stage: StageConfig, envs: list[LoadedEnv]) -> tuple[list[LoadedEnv], dict[str, float]]:
+        """The stage's environments restricted to the instances the keep-rule keeps (all of them when
+        filtering is off), and the totals for the stage's first metrics line."""
+        from rlpost.instance_filter import apply_outcome, filter_env, load_outcomes, save_outcomes, summary_metrics
+
+        fcfg = self.cfg.stage_filter(index)
+        if not fcfg.enabled:
+            return envs, {}
+        outcomes = load_outcomes(self.run_dir, index)
+        if outcomes is None:
+            r = self.cfg.rollout
+            sampling = SamplingSpec(n=1, max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p)
+            outcomes = [
+                filter_env(env, self._generate, self.rewards.score, self.tokenizer, fcfg, sampling, self.tracker.info)
+                for env in envs
+            ]
+            save_outcomes(self.run_dir, index, stage.name, outcomes)
+            for o in outcomes:
+                self.tracker.event(
+                    self.step, "filter", stage=stage.name, env=o.env, rule=fcfg.rule, k=fcfg.k, seen=o.seen, kept=o.kept,
+                    dropped=o.dropped, seconds=round(o.seconds, 2), mean_reward=round(o.mean_reward, 4), fallback=o.fallback,
+                )  # fmt: skip
+                if o.fallback:
+                    self.tracker.info(f"filter {o.env}: no instance kept; stage {stage.name!r} trains on all {o.seen}")
+        else:
+            self.tracker.info(f"stage {stage.name!r}: instance filtering already done ({sum(o.kept for o in outcomes)} kept)")
+        return [apply_outcome(e, o) for e, o in zip(envs, outcomes)], summary_metrics(outcomes)
+
+    def run_stage(self, stage: StageConfig, envs: list[LoadedEnv], total: int, index: int = 0, first: dict | None = None) -> None:
+        """The steps of stage `index` not done yet, with step checkpoints every `save_every` steps;
+        `first` is added to the stage's first metrics line."""
         sampler = PromptSampler(envs, seed=self.cfg.run.seed + self.step)
         done = 0
         if self.state.stage == index and self.state.sampler:
@@ -582,10 +637,53 @@ class Trainer:
             self.step += 1
             metrics = self.step_with_retries(sampler)
             metrics["stage"] = stage.name
+            if k == 0 and first:
+                metrics.update(first)
             self.tracker.log(self.step, metrics, total)
             if every and self.step % every == 0:
                 kl = self.params["kl_coef"]
                 self.save(self.step, TrainerState(self.step, index, k + 1, sampler=sampler.state(), kl_coef=kl))
+
+    def end_stage(self, index: int, stage: StageConfig) -> None:
+        """The stage's checkpoint (resumable), then the evaluation matrix row when evaluation is on."""
+        path = self.save_stage(index, stage)
+        self.tracker.info(f"stage {stage.name!r} done at step {self.step}; checkpoint {path}")
+        self.evaluate_stage(index)
+
+    def save_stage(self, index: int, stage: StageConfig) -> Path:
+        import ray
+
+        path = stage_checkpoint_dir(self.run_dir, index, stage.name)
+        ray.get([w.save.remote(str(path), True) for w in self.learners])
+        if self.critics:
+            ray.get([c.save.remote(str(path / "critic"), True) for c in self.critics])
+        mark_complete(path, TrainerState(self.step, index + 1, 0))
+        drop_learner_state(self.run_dir, keep=path)
+        return path
+
+    def evaluate_stage(self, index: int | None) -> None:
+        """Append the matrix row after stage `index` (None: the starting policy) and redraw its plots."""
+        from rlpost.stage_eval import evaluate_and_record
+
+        if self.cfg.continual.eval.enabled:
+            evaluate_and_record(
+                self.matrix, self.run_dir, self.tracker, self.cfg, self.eval_tasks, self.model_path, self.engines[0], index,
+                self.step,
+            )  # fmt: skip
+
+    def catch_up_evaluation(self) -> None:
+        """Evaluations a resumed run still owes: the start (nothing trained yet), or the stage a crash
+        interrupted between its checkpoint and its matrix row."""
+        from rlpost.stage_eval import ContinualMatrix, eval_tasks
+
+        if not self.cfg.continual.eval.enabled:
+            return
+        self.eval_tasks = eval_tasks(self.cfg)
+        self.matrix = ContinualMatrix.for_run(self.run_dir, self.cfg, self.eval_tasks)
+        if self.matrix.initial is None and self.step == 0:
+            self.evaluate_stage(None)
+        if len(self.matrix.rows) < self.state.stage and self.state.stage_step == 0 and not self.state.finished:
+            self.evaluate_stage(self.state.stage - 1)
 
     def run(self) -> Path:
         self.setup()
@@ -593,12 +691,17 @@ class Trainer:
             self.tracker.close()
             return self.run_dir
         try:
+            self.catch_up_evaluation()
             total = sum(s.steps for s in self.cfg.stages)
             for index, (stage, envs) in enumerate(zip(self.cfg.stages, self.stages)):
                 if index < self.state.stage:
                     continue
-                self.tracker.info(f"stage {stage.name!r}: {stage.steps} steps on {[e.name for e in envs]}")
-                self.run_stage(stage, envs, total, index)
+                self.begin_stage(index)
+                envs, first = self.filter_stage(index, stage, envs)
+                self.tracker.info(f"stage {stage.name!r}: {stage.steps} steps on {[e.name for e in envs]} ({self.algo_cfg.name})")
+                self.run_stage(stage, envs, total, index, first)
+                if len(self.cfg.stages) > 1 or self.cfg.continual.eval.enabled:
+                    self.end_stage(index, stage)
             final = self.save(None, TrainerState(self.step, len(self.cfg.stages), 0, finished=True))
             self.tracker.info(f"final policy saved to {final}")
             self.tracker.info(f"plots: {plot_run(self.run_dir)}")
@@ -627,6 +730,7 @@ def describe(cfg: ExperimentConfig) -> dict[str, Any]:
     """A short summary of what a config will run (used by `rlpost check`)."""
     algo = get_algorithm(cfg.algorithm.name)
     return {
+        "method": cfg.method,
         "algorithm": algo.name,
         "run_dir": str(cfg.run.path),
         "steps": sum(s.steps for s in cfg.stages),

@@ -83,6 +83,10 @@ class DeepSpeedLearner:
     def ready(self) -> int:
         return self.rank
 
+    def set_params(self, params: dict[str, Any]) -> None:
+        """New algorithm settings (a continual stage's overrides); the model and optimizer state stay."""
+        self.params = params
+
     def rows(self, batch: RolloutBatch, shard: bool) -> torch.Tensor:
         """Row indices of this rank's shard (rank::world), or of the whole batch."""
         rows = torch.arange(len(batch))

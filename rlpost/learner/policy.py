@@ -19,6 +19,10 @@ class PolicyLearner(DeepSpeedLearner):
         self.algorithm = get_algorithm(algorithm["name"])
         super().__init__(spec, algorithm, rank, master_addr, master_port)
 
+    def set_params(self, params: dict) -> None:
+        super().set_params(params)
+        self.algorithm = get_algorithm(params["name"])
+
     def load_model(self):
         from transformers import AutoModelForCausalLM
 
