@@ -238,8 +238,10 @@ def plot_comparison(matrices: list, names: tuple[str, str], path: Path) -> Path:
         for i, task in enumerate(matrix.tasks):
             ax.plot(range(len(rows)), [row[i] for row in rows], style, marker="o", color=colours[i % len(colours)],
                     label=f"{task} ({name.split(' ')[0]})")  # fmt: skip
+    points = (["start"] if matrices[0].initial else []) + [f"after {r['stage']}" for r in matrices[0].rows]
+    ax.set_xticks(range(len(points)), points)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("evaluation point (start, then after each stage)")
+    ax.set_xlabel("evaluated at the start, then after each stage")
     ax.set_ylabel("greedy accuracy")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
