@@ -90,6 +90,20 @@ def reward_panel(ax, rows: Rows, events: Rows) -> bool:
     return True
 
 
+@register_panel("sft_loss")
+def sft_loss_panel(ax, rows: Rows, events: Rows) -> bool:
+    """Supervised loss of `method: sft` runs, one colour per stage."""
+    stages = list(dict.fromkeys(r.get("stage") for r in rows if "sft/loss" in r))
+    for stage in stages:
+        steps, loss = series([r for r in rows if r.get("stage") == stage], "sft/loss")
+        ax.plot(steps, loss, marker=".", label=str(stage))
+    if stages:
+        ax.set_title("SFT loss")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    return bool(stages)
+
+
 @register_panel("kl")
 def kl_panel(ax, rows: Rows, events: Rows) -> bool:
     steps, kl = series(rows, "kl/mean")
@@ -185,13 +199,16 @@ def plot_panels(rows: Rows, events: Rows, out_dir: Path, names: tuple[str, ...] 
 
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
-    """Write `<run>/plots/training.png` (reward, KL, length, phase times); None when there is nothing to plot."""
+    """Write `<run>/plots/training.png` (reward or SFT loss, KL, length, phase times); None when there is nothing to plot."""
     rows = read_metrics(run_dir)
     if not rows:
         return None
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, name in zip(axes.flat, ("reward", "kl", "response_length", "phase_times")):
+    main = ("reward", "kl", "response_length", "phase_times")
+    if not series(rows, "reward/mean")[0]:
+        main = ("sft_loss", "kl", "response_length", "phase_times")
+    for ax, name in zip(axes.flat, main):
         if PANELS[name](ax, rows, []):
             ax.set_xlabel("step")
         else:

@@ -224,3 +224,11 @@ def test_skill_env_bad_params():
         load_env(EnvSpec(name="count_char", params={"min_len": 1, "max_len": 1, "train_size": 50}), "train", key="x")
     with pytest.raises(ConfigError, match=r"unknown params key\(s\) \['digits'\]"):
         load_env(EnvSpec(name="sort_digits", params={"digits": 2}), "train", key="x")
+
+
+def test_sft_runs_plot_their_loss(tmp_path):
+    from rlpost.plots import plot_panels
+
+    rows = [{"step": s, "stage": "a" if s <= 3 else "b", "sft/loss": 1.0 / s} for s in range(1, 7)]
+    written = plot_panels(rows, [], tmp_path)
+    assert tmp_path / "sft_loss.png" in written and tmp_path / "reward.png" not in written
