@@ -32,6 +32,7 @@ from rlpost.data import LoadedEnv, PromptSampler, load_env, load_stage_envs, ren
 from rlpost.plots import plot_run
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
+from rlpost.stage_eval import eval_tasks
 from rlpost.tracking import Tracker, prepare_run_dir, truncate_after
 
 
@@ -160,6 +161,7 @@ class Trainer:
         self.model_path = prepare_model(cfg, self.run_dir, self.tracker.info)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         self.stages = load_stage_envs(cfg, "train")
+        self.eval_tasks = eval_tasks(cfg) if cfg.continual.eval.enabled else []
         self._start_actors()
         if resume_from is not None:
             self._restore(resume_from)
@@ -269,8 +271,9 @@ class Trainer:
         )
 
     def _max_model_len(self) -> int:
+        """Longest prompt of the training and evaluation environments, plus the response budget."""
         longest = 0
-        for envs in self.stages:
+        for envs in [*self.stages, *(t.envs for t in self.eval_tasks)]:
             for e in envs:
                 sample = e.rows.select(range(min(len(e.rows), 2000)))["prompt"]
                 longest = max(longest, max(len(render_prompt(self.tokenizer, p, e.spec.chat)) for p in sample))
@@ -674,11 +677,10 @@ class Trainer:
     def catch_up_evaluation(self) -> None:
         """Evaluations a resumed run still owes: the start (nothing trained yet), or the stage a crash
         interrupted between its checkpoint and its matrix row."""
-        from rlpost.stage_eval import ContinualMatrix, eval_tasks
+        from rlpost.stage_eval import ContinualMatrix
 
         if not self.cfg.continual.eval.enabled:
             return
-        self.eval_tasks = eval_tasks(self.cfg)
         self.matrix = ContinualMatrix.for_run(self.run_dir, self.cfg, self.eval_tasks)
         if self.matrix.initial is None and self.step == 0:
             self.evaluate_stage(None)
