@@ -1,7 +1,9 @@
 """Run an untrusted command under bubblewrap with resource limits (shared by the code and RTL rewards).
 
 Each `run` gets a fresh host directory, bound writable at `/tmp` (also the working directory and
-`$HOME`); everything else is read-only or absent. The command line built here is:
+`$HOME`); everything else is read-only or absent. A `Workdir` keeps one such directory for
+several commands in turn (a compile, then a simulation of its output), each in a sandbox of
+its own with its own limits, and reads back files they left. The command line built here is:
 
     bwrap --unshare-{ipc,pid,net,uts} --unshare-cgroup-try --die-with-parent --new-session
           --clearenv --setenv PATH/HOME/LANG ... --bind <fresh dir> /tmp --ro-bind /usr /usr
@@ -36,12 +38,13 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -225,26 +228,74 @@ def run(
     argv: list[str], files: dict[str, str | bytes] | None = None, stdin: bytes = b"", config: SandboxConfig = SandboxConfig()
 ) -> SandboxResult:
     """Run `argv` in a fresh sandbox whose /tmp holds `files` (name -> content); the directory is removed after."""
-    ensure_working(config)
-    return _run(argv, files or {}, stdin, config)
+    with Workdir(files, config) as workdir:
+        return workdir.run(argv, stdin)
 
 
 def _run(argv: list[str], files: dict[str, str | bytes], stdin: bytes, config: SandboxConfig) -> SandboxResult:
-    root = config.root
-    root.mkdir(parents=True, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="run-", dir=root)
-    uid = _next_uid() if os.geteuid() == 0 else None
-    try:
-        for name, content in files.items():
-            path = Path(workdir, name)
-            if path.parent != Path(workdir):
-                raise ValueError(f"sandbox: file name {name!r} must be a plain name")
-            path.write_bytes(content.encode() if isinstance(content, str) else content)
-        if uid is not None:
-            os.chown(workdir, uid, uid)
-        return _execute(build_command(argv, workdir, config, uid), stdin, config.limits, root)
-    finally:
-        _remove_tree(workdir)
+    with Workdir(files, config, verify=False) as workdir:
+        return workdir.run(argv, stdin)
+
+
+class Workdir:
+    """One fresh run directory for several sandboxed commands in turn; what one command writes, the next finds.
+
+    `with Workdir(files, config) as wd:` writes `files` (plain name -> content), then each
+    `wd.run(argv, limits=...)` is a sandbox of its own (same uid, same /tmp, fresh namespaces,
+    so nothing a command started outlives it); the directory is removed on leaving the block.
+    """
+
+    def __init__(self, files: dict[str, str | bytes] | None = None, config: SandboxConfig = SandboxConfig(), verify: bool = True):
+        self.config = config
+        self._files = files or {}
+        self._verify = verify
+        self.path = ""
+        self._uid: int | None = None
+
+    def __enter__(self) -> Workdir:
+        if self._verify:
+            ensure_working(self.config)
+        root = self.config.root
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = tempfile.mkdtemp(prefix="run-", dir=root)
+        self._uid = _next_uid() if os.geteuid() == 0 else None
+        try:
+            for name, content in self._files.items():
+                path = Path(self.path, name)
+                if path.parent != Path(self.path):
+                    raise ValueError(f"sandbox: file name {name!r} must be a plain name")
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+            if self._uid is not None:
+                os.chown(self.path, self._uid, self._uid)
+        except BaseException:
+            _remove_tree(self.path)
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _remove_tree(self.path)
+
+    def run(self, argv: list[str], stdin: bytes = b"", limits: SandboxLimits | None = None) -> SandboxResult:
+        """Run `argv` with /tmp = this directory, under `limits` (default: the config's)."""
+        config = self.config if limits is None else replace(self.config, limits=limits)
+        return _execute(build_command(argv, self.path, config, self._uid), stdin, config.limits, self.config.root)
+
+    def read(self, name: str, max_bytes: int) -> bytes | None:
+        """Up to `max_bytes` of the regular file `name` a command left here; None when absent or not a regular file.
+
+        A link is never followed (a command could point one at a host file).
+        """
+        if Path(self.path, name).parent != Path(self.path):
+            raise ValueError(f"sandbox: file name {name!r} must be a plain name")
+        try:
+            fd = os.open(Path(self.path, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as f:
+            return f.read(max_bytes)
 
 
 def _remove_tree(path: str) -> None:

@@ -1,0 +1,18 @@
+module RefModule (
+  input            clk,
+  input            reset,
+  input            load,
+  input            shift,
+  input            din,
+  input      [7:0] d,
+  output reg [7:0] q
+);
+  always @(posedge clk) begin
+    if (reset)
+      q <= 8'd0;
+    else if (load)
+      q <= d;
+    else if (shift)
+      q <= {q[6:0], din};
+  end
+endmodule

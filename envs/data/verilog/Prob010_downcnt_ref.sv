@@ -1,0 +1,18 @@
+module RefModule (
+  input            clk,
+  input            reset,
+  input            load,
+  input      [7:0] d,
+  output reg [7:0] cnt,
+  output           zero
+);
+  assign zero = cnt == 8'd0;
+  always @(posedge clk) begin
+    if (reset)
+      cnt <= 8'd0;
+    else if (load)
+      cnt <= d;
+    else if (!zero)
+      cnt <= cnt - 8'd1;
+  end
+endmodule

@@ -1,0 +1,5 @@
+// expect: includes a file
+`include "tb.sv"
+module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  assign sum = a + b;
+endmodule

@@ -1,0 +1,6 @@
+// expect: uses file I/O
+module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  reg [7:0] secret [0:3];
+  initial $readmemh("/etc/shadow", secret);
+  assign sum = a + b;
+endmodule

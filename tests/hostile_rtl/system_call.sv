@@ -1,0 +1,5 @@
+// expect: calls \$system
+module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  assign sum = a + b;
+  initial $system("echo pwned > __SENTINEL__");
+endmodule

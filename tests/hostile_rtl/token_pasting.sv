@@ -1,0 +1,6 @@
+// expect: pastes tokens
+`define CALL(name) $``name
+module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  assign sum = a + b;
+  initial `CALL(system)("echo pwned > __SENTINEL__");
+endmodule
