@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ray
 
+from rlpost.cluster.weights import Packed, unpack
 from rlpost.learner.critic import CriticLearner
 from rlpost.learner.policy import PolicyLearner, ReferenceModel
 from rlpost.rollout import SamplingSpec, create_engine
@@ -21,12 +22,13 @@ class RolloutWorker:
     def generate(self, prompts: list[list[int]], spec: SamplingSpec):
         return self.engine.generate(prompts, spec)
 
-    def update_weights(self, state_dict) -> float:
-        """Load weights (Ray resolves the object ref once per node); returns seconds taken."""
+    def update_weights(self, packed: Packed) -> float:
+        """Load weights packed by `rlpost.cluster.weights.pack` (Ray resolves the object ref once
+        per node, as read-only views of the store); returns seconds taken."""
         import time
 
         start = time.perf_counter()
-        self.engine.update_weights(state_dict)
+        self.engine.update_weights(unpack(packed))
         return time.perf_counter() - start
 
 

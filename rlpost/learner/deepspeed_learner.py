@@ -36,12 +36,18 @@ class LearnerSpec:
     seed: int
 
 
+def learner_clips(spec: LearnerSpec) -> bool:
+    """Float32 without ZeRO: the learner clips gradients itself, since it needs their norm (which
+    DeepSpeed does not report there and would compute a second time)."""
+    return spec.zero_stage == 0 and spec.dtype == "float32"
+
+
 def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
     gas = spec.mini_batch_size // (spec.micro_batch_size * spec.num_workers)
     cfg: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": spec.micro_batch_size,
         "gradient_accumulation_steps": gas,
-        "gradient_clipping": spec.grad_clip,
+        "gradient_clipping": 0.0 if learner_clips(spec) else spec.grad_clip,
         "zero_optimization": {"stage": spec.zero_stage},
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
@@ -66,7 +72,8 @@ class DeepSpeedLearner:
         self.tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
         model = self.load_model()
         model.config.use_cache = False
-        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+        # fused: one kernel over all parameters (the per-tensor loop costs ~4x more on CPU; HF Trainer's default too)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=deepspeed_config(spec))
         if spec.num_workers == 1 and spec.zero_stage == 0:
             # a one-rank all-reduce is the identity, but DeepSpeed still flattens and copies every gradient
@@ -117,9 +124,7 @@ class DeepSpeedLearner:
                     # steps; the loss is already normalised by the whole mini-batch, so undo both.
                     self.engine.backward(loss * world, scale_wrt_gas=False)
                     if i == len(micros) - 1 and spec.zero_stage == 0:
-                        # DeepSpeed reports no norm without ZeRO; the reduced gradients are whole here
-                        grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
-                        grad_norms.append(float(torch.nn.utils.get_total_norm(grads)))
+                        grad_norms.append(self._clip_gradients())
                     self.engine.step()
                     mini_loss += stats.pop(self.loss_name) * world
                     micro_stats.append(stats)
@@ -133,24 +138,35 @@ class DeepSpeedLearner:
             out["grad_norm"] = sum(grad_norms) / len(grad_norms)
         return out
 
-    def full_state_dict(self) -> dict[str, torch.Tensor]:
+    def _clip_gradients(self) -> float:
+        """Without ZeRO: the total gradient norm, and the gradients clipped to `grad_clip` where
+        `learner_clips` (0: no clipping). Called after the last backward of a mini-batch, where the
+        reduced gradients are whole."""
+        params = [p for p in self.engine.module.parameters() if p.grad is not None]
+        if learner_clips(self.spec) and self.spec.grad_clip > 0:
+            return float(torch.nn.utils.clip_grad_norm_(params, self.spec.grad_clip))
+        return float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+
+    def full_state_dict(self, copy: bool = True) -> dict[str, torch.Tensor]:
         """The whole model's weights in Hugging Face names (gathered under ZeRO-3), on CPU.
 
         Includes `lm_head.weight` for tied embeddings so rollout engines do not keep a stale head.
+        With `copy` False, CPU tensors may alias the live parameters (views of ZeRO's flat buffers).
         """
         if self.spec.zero_stage == 3:
             state = self.engine._zero3_consolidated_16bit_state_dict()
         else:
             state = self.engine.module.state_dict()
-        # clone: under ZeRO the parameters are views into one flat buffer, and pickling a view
-        # would ship the whole buffer once per tensor
-        return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+        return {k: v.detach().to("cpu", copy=copy) for k, v in state.items()}
 
     def weights_ref(self):
-        """Put the full state dict into Ray's object store once; engines on the node share it."""
+        """Put the full weights into Ray's object store (one copy, see `rlpost.cluster.weights`);
+        engines on the node share it."""
         import ray
 
-        return ray.put(self.full_state_dict())
+        from rlpost.cluster.weights import pack
+
+        return ray.put(pack(self.full_state_dict(copy=False)))
 
     def save(self, path: str, with_state: bool = False) -> str:
         """Write the model in Hugging Face format to `path` (rank 0; all ranks must call under
