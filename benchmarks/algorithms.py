@@ -117,7 +117,7 @@ def child(args: argparse.Namespace) -> None:
 def warm_checkpoint(workdir: Path) -> str:
     """The tiny model after the configs' supervised warm-up (identical in every algorithm config)."""
     from rlpost.config import load_config as load
-    from rlpost.trainer import prepare_model
+    from rlpost.trainer.warmup import prepare_model
 
     cfg = load(ROOT / "configs" / "grpo_arithmetic.yaml", [f"run.dir={workdir / 'warmup'}"])
     (workdir / "warmup").mkdir(parents=True, exist_ok=True)

@@ -58,10 +58,11 @@ def main() -> None:
     bindings = {"bench": [{"name": "code", "weight": 1.0, "params": {"timeout_s": 5}}]}
     for workers in (1, 2):
         pool = RewardPool(bindings, workers, 60.0, 0.0, actor_options({"OMP_NUM_THREADS": "1"}))
-        check(pool.score(samples(TRIVIAL, 4)))  # warm-up
+        check(pool.score(samples(TRIVIAL, 4), ["bench"] * 4))  # warm-up
         for name, code, count in (("trivial", TRIVIAL, args.trivial), ("1-second", BUSY, args.busy)):
             batch = samples(code, count)
-            results[f"{name}, pool of {workers}"] = per_second(lambda b=batch, p=pool: check(p.score(b, chunk_size=2)), count)
+            score = lambda b=batch, p=pool: check(p.score(b, ["bench"] * len(b), chunk_size=2))  # noqa: E731
+            results[f"{name}, pool of {workers}"] = per_second(score, count)
         pool.close()
     ray.shutdown()
     for key, value in results.items():

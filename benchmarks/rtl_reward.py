@@ -153,9 +153,10 @@ def main() -> None:
         bindings = {"bench": [{"name": "rtl", "weight": 1.0, "params": {"cache_dir": cache_dir}}]}
         for workers in (1, 2):
             pool = RewardPool(bindings, workers, 300.0, 0.0, actor_options({"OMP_NUM_THREADS": "1"}))
-            pool.score(solutions + wrong, chunk_size=2)  # warm-up: imports, sandbox check, Ray's own start-up settling
+            # warm-up: imports, sandbox check, Ray's own start-up settling
+            pool.score(solutions + wrong, ["bench"] * (len(solutions) + len(wrong)), chunk_size=2)
             start = time.perf_counter()
-            check([s.score for s in pool.score(batch, chunk_size=2)])
+            check([s.score for s in pool.score(batch, ["bench"] * len(batch), chunk_size=2)])
             throughput[f"reward pool, {workers} worker{'s' if workers > 1 else ''}"] = len(batch) / (time.perf_counter() - start)
             pool.close()
         ray.shutdown()

@@ -26,6 +26,8 @@ class RolloutBatch:
     envs: list[str]  # environment name per sample
     references: list[dict]  # reference fields per sample
     truncated: torch.Tensor  # [B] bool, response stopped by the token budget
+    bindings: list[str] = field(default_factory=list)  # reward binding key per sample (the env's config key path)
+    policy_versions: torch.Tensor | None = None  # [B] long, the weight version that generated each sample
     # filled by reward workers
     rewards: torch.Tensor | None = None  # [B] float, weighted total
     reward_components: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> [B]

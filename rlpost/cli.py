@@ -8,7 +8,6 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from rlpost.config import ConfigError, ExperimentConfig, apply_override, load_config, parse_override
@@ -52,7 +51,8 @@ def cmd_check(args) -> int:
     return 0
 
 
-RUNNERS = {"rl": "rlpost.trainer:Trainer", "sft": "rlpost.sft_stages:SFTStages"}  # config key `method` -> runner class
+# config key `method` -> runner class
+RUNNERS = {"rl": "rlpost.trainer:Trainer", "sft": "rlpost.continual.sft_baseline:SFTStages"}
 
 
 def runner(method: str):
@@ -124,7 +124,7 @@ def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, ti
     start_ray(ClusterConfig())
     binding = {"name": plugin.name, "weight": 1.0, "params": params}
     pool = RewardPool({"cli": [binding]}, workers, timeout_s, 0.0, actor_options({"OMP_NUM_THREADS": "1"}))
-    return lambda sample: pool.score([replace(sample, env="cli")])[0], pool.close
+    return lambda sample: pool.score([sample], ["cli"])[0], pool.close
 
 
 def cmd_rewards_test(args) -> int:
@@ -173,6 +173,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def eval_scorer(envs, engine: str):
+    """With the vLLM engine (Ray is up anyway): a reward pool with the default `rewards.*` settings, so each
+    sample is time-bounded; with the hf engine: in this process. Returns (score, close)."""
+    from rlpost.evaluation import score_here
+
+    if engine != "vllm":
+        return score_here, lambda: None
+    from rlpost.cluster.reward_pool import RewardPool
+    from rlpost.cluster.runtime import start_ray
+    from rlpost.config import ClusterConfig, RewardWorkersConfig
+    from rlpost.trainer.loop import reward_bindings
+
+    start_ray(ClusterConfig())
+    pool = RewardPool.from_config(reward_bindings(envs), RewardWorkersConfig())
+    return (lambda env, samples: pool.score(samples, [env.binding] * len(samples))), pool.close
+
+
 def cmd_eval(args) -> int:
     """Greedy accuracy and pass@k on the environments' test splits; a table, and JSON with --out."""
     from pathlib import Path
@@ -189,10 +206,14 @@ def cmd_eval(args) -> int:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
     max_new_tokens = args.max_new_tokens or target.max_new_tokens
-    results = evaluate(
-        target.model_path, envs, args.k, args.engine, n=args.n, threshold=args.threshold, max_new_tokens=max_new_tokens,
-        limit=args.limit, dtype=target.dtype,
-    )  # fmt: skip
+    score, close = eval_scorer(envs, args.engine)
+    try:
+        results = evaluate(
+            target.model_path, envs, args.k, args.engine, n=args.n, threshold=args.threshold, max_new_tokens=max_new_tokens,
+            limit=args.limit, dtype=target.dtype, score=score,
+        )  # fmt: skip
+    finally:
+        close()
     print(format_table(results, args.k))
     if args.out:
         settings = {"k": args.k, "samples_per_problem": args.n or args.k, "threshold": args.threshold, "engine": args.engine}

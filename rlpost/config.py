@@ -220,7 +220,7 @@ class FilterConfig(Section):
     @field_validator("rule")
     @classmethod
     def _registered(cls, v: str) -> str:
-        from rlpost.continual import KEEP_RULES
+        from rlpost.continual.keep_rules import KEEP_RULES
 
         if v not in KEEP_RULES:
             raise ValueError(f"expected one of {sorted(KEEP_RULES)}, got {v!r}")

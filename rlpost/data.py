@@ -20,10 +20,22 @@ class LoadedEnv:
     env: Environment
     rows: Any  # datasets.Dataset with a `prompt` column
     skipped: tuple[int, ...] = ()  # indexes (in the split as loaded) of rows dropped for a missing field
+    key: str = ""  # the spec's key path in the config (e.g. "stages.0.envs.1"): which reward binding scores it
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def binding(self) -> str:
+        """The reward binding's key: the config key path, or the name of an environment loaded without one."""
+        return self.key or self.spec.name
+
+    def reward_specs(self) -> list[dict[str, Any]]:
+        """The reward plugins that score it (name, weight, params): the config's override, else the defaults."""
+        if self.spec.rewards is not None:
+            return [b.model_dump() for b in self.spec.rewards]
+        return [{"name": r.name, "weight": r.weight, "params": dict(r.params)} for r in self.env.rewards]
 
 
 def missing_fields(rows: Any, needed: tuple[str, ...]) -> dict[int, list[str]]:
@@ -75,7 +87,7 @@ def load_env(spec: EnvSpec, split: str, strict: bool = False, key: str | None = 
             _indexes(bad),
         )
         rows = rows.select([i for i in range(len(rows)) if i not in bad])
-    return LoadedEnv(spec, env, rows, tuple(bad))
+    return LoadedEnv(spec, env, rows, tuple(bad), key or "")
 
 
 def load_stage_envs(cfg: ExperimentConfig, split: str) -> list[list[LoadedEnv]]:

@@ -1,9 +1,11 @@
 """Greedy accuracy and pass@k of a policy on environments' held-out splits.
 
 `evaluate(model_path, envs, k, engine)` generates one greedy and `n` sampled responses per
-problem, scores them with each environment's default rewards, and counts a response correct when
-its score reaches `threshold`. The engine is a name (created here, closed after) or one the caller
-owns: a `RolloutEngine` or a Ray actor handle of `rlpost.cluster.actors.RolloutActor`.
+problem, scores them with each environment's rewards (the config's override, else its defaults;
+in this process, or through the caller's `score`, e.g. a run's reward pool), and counts a
+response correct when its score reaches `threshold`. The engine is a name (created here, closed
+after) or one the caller owns: a `RolloutEngine`, a Ray actor handle of
+`rlpost.cluster.actors.RolloutActor`, or a bare `Generate` callable.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 from rlpost.checkpoint import is_complete
 from rlpost.config import ConfigError, EnvSpec, load_config, read_yaml
 from rlpost.data import LoadedEnv, load_env, render_prompt
-from rlpost.rewards import Sample, resolve_reward, score_with_bindings
+from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 from rlpost.rollout import Completion, SamplingSpec
 
 Generate = Callable[[list[list[int]], SamplingSpec], list[list[Completion]]]
+Score = Callable[[LoadedEnv, list[Sample]], list[Scored]]  # the samples are all of that environment
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -96,16 +99,21 @@ def env_labels(envs: list[LoadedEnv]) -> list[str]:
     return [e.name if names.count(e.name) == 1 else f"{e.name}{json.dumps(e.spec.params, sort_keys=True)}" for e in envs]
 
 
-def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Completion]], threshold: float):
-    """Per problem, whether each response scores >= `threshold` under the environment's default rewards
-    (a reward error counts as wrong); and how many reward calls failed."""
-    bindings = [(resolve_reward(r.name), r.weight, dict(r.params)) for r in env.env.rewards]
+def score_here(env: LoadedEnv, samples: list[Sample]) -> list[Scored]:
+    """Score in this process with the environment's rewards (a failing plugin scores 0 with its error)."""
+    bindings = [(resolve_reward(b["name"]), b["weight"], b["params"]) for b in env.reward_specs()]
+    return score_with_bindings(bindings, samples, fallback=0.0)
+
+
+def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Completion]], threshold: float, score: Score):
+    """Per problem, whether each response scores >= `threshold` (a reward error counts as wrong); and how
+    many reward calls failed."""
     samples = [
         Sample(row["prompt"], c.text, {f: row[f] for f in env.env.reference_fields}, env.name)
         for row, group in zip(rows, groups)
         for c in group
     ]
-    scored = score_with_bindings(bindings, samples, fallback=0.0)
+    scored = score(env, samples)
     flat = [s.error is None and s.score >= threshold for s in scored]
     bounds = [0]
     for group in groups:
@@ -128,12 +136,13 @@ def evaluate(
     seed: int = 0,
     dtype: str = "float32",
     kv_cache_gib: float = 1.0,
+    score: Score = score_here,
 ) -> dict[str, dict[str, float | int]]:
     """Per environment (see `env_labels`): `greedy_accuracy`, `pass@{k}` (unbiased, from `n` samples per
     problem at `temperature`, default n = k), `n` (problems: the first `limit` rows of each env's loaded
     split), `samples_per_problem` and `reward_errors`. `engine` is "vllm" / "hf" or an engine the caller owns;
-    `model_path` gives the tokenizer (and the weights of a created engine). `engine` may also be a bare
-    `Generate` callable."""
+    `model_path` gives the tokenizer (and the weights of a created engine). `score` scores one environment's
+    samples (default: `score_here`)."""
     from transformers import AutoTokenizer
 
     n = n or k
@@ -157,8 +166,8 @@ def evaluate(
     results: dict[str, dict[str, float | int]] = {}
     try:
         for label, env, env_rows, env_prompts in zip(env_labels(envs), envs, rows, prompts):
-            greedy, greedy_errors = _judge(env, env_rows, generate(env_prompts, greedy_spec), threshold)
-            sampled, sample_errors = _judge(env, env_rows, generate(env_prompts, sample_spec), threshold)
+            greedy, greedy_errors = _judge(env, env_rows, generate(env_prompts, greedy_spec), threshold, score)
+            sampled, sample_errors = _judge(env, env_rows, generate(env_prompts, sample_spec), threshold, score)
             results[label] = {
                 "greedy_accuracy": sum(g[0] for g in greedy) / len(env_rows),
                 f"pass@{k}": sum(pass_at_k(n, sum(s), k) for s in sampled) / len(env_rows),

@@ -141,7 +141,7 @@ def checkpoint_section(run: RunFiles) -> list[str]:
 
 def continual_section(run: RunFiles) -> list[str]:
     """The accuracy matrix of a continual run (rows: the start and each stage's end) and its summary."""
-    from rlpost.stage_eval import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
+    from rlpost.continual.matrix import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
 
     if not (run.run_dir / MATRIX_FILE).exists():
         return []
@@ -182,7 +182,7 @@ def write_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path:
     """`rlpost report --compare A B`: both runs' accuracy matrices and summary metrics side by side
     (`compare.md`) and drawn (`compare.png`: the two heatmaps and the per-task accuracy through the
     stages) in `out` (default `A/report/compare-<B's name>`); returns the markdown's path."""
-    from rlpost.stage_eval import MATRIX_FILE, ContinualMatrix, format_matrix
+    from rlpost.continual.matrix import MATRIX_FILE, ContinualMatrix, format_matrix
 
     matrices = []
     for run in (run_a, run_b):

@@ -1,46 +1,62 @@
-"""A pool of reward worker actors: parallel scoring, per-sample time bounds, failure isolation.
+"""A pool of reward worker actors: parallel scoring, a time bound per sample, failure isolation.
 
-Samples are sent to workers in chunks. A chunk that raises, times out or loses its worker is
-split and retried sample by sample on a fresh worker, so only the culprit gets the fallback
-score and a recorded error; the run goes on.
+Samples travel to the workers in chunks of units. A unit is one sample, or, for a binding with a
+batched plugin, a run of samples of that binding scored in one call. A worker streams each
+unit's results back as soon as they are ready, so the pool's clock restarts at every unit: a
+hung sample costs `timeout_s` (× the unit's size), never the whole chunk's budget. A sample that
+times out gets the fallback score and a recorded error; one whose worker dies is sent once more on
+a fresh worker first (a batched unit is split and retried sample by sample); the chunk's other
+units are sent again, and the run goes on.
+
+Bindings are keyed by the environment's key path in the config (`stages.0.envs.1`), so one
+environment bound to different rewards in two stages is scored by each stage's own rewards.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
+from rlpost.cluster.failures import get_from
+from rlpost.config import RewardWorkersConfig
 from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 
+ROLE = "reward worker"
 STARTUP_TIMEOUT_S = 300.0
+POLL_S = 0.2
 
 
 class RewardWorker:
     def __init__(self, bindings: dict[str, list[dict[str, Any]]], fallback: float):
         self.fallback = fallback
         self.bindings = {
-            env: [(resolve_reward(b["name"]), b["weight"], b["params"]) for b in specs] for env, specs in bindings.items()
+            key: [(resolve_reward(b["name"]), b["weight"], b["params"]) for b in specs] for key, specs in bindings.items()
         }
 
     def ready(self) -> bool:
         return True
 
-    def score(self, samples: list[Sample]) -> list[Scored]:
-        by_env: dict[str, list[int]] = {}
-        for i, s in enumerate(samples):
-            by_env.setdefault(s.env, []).append(i)
-        out: list[Scored] = [Scored(self.fallback)] * len(samples)
-        for env, idx in by_env.items():
-            results = score_with_bindings(self.bindings[env], [samples[i] for i in idx], self.fallback)
-            for i, r in zip(idx, results):
-                out[i] = r
-        return out
+    def score(self, units: list[list[Sample]], keys: list[str]) -> Iterator[list[Scored]]:
+        """One list of results per unit (unit i scored by binding `keys[i]`), in order, as each is done."""
+        for unit, key in zip(units, keys):
+            yield score_with_bindings(self.bindings[key], unit, self.fallback)
 
 
 RewardActor = ray.remote(RewardWorker)
+
+
+@dataclass
+class _Running:
+    slot: int
+    units: list[list[int]]  # sample indices per unit
+    keys: list[str]
+    done: int = 0  # units returned so far
+    since: float = field(default_factory=time.monotonic)  # when the current unit started
 
 
 class RewardPool:
@@ -53,10 +69,24 @@ class RewardPool:
         actor_options: dict[str, Any],
     ):
         self.bindings, self.timeout_s, self.fallback = bindings, timeout_s, fallback
+        self.batched = {key: any(resolve_reward(b["name"]).batched for b in specs) for key, specs in bindings.items()}
         self.options = actor_options
-        self.workers = [self._spawn() for _ in range(num_workers)]
         self.restarts = 0
-        ray.get([w.ready.remote() for w in self.workers], timeout=STARTUP_TIMEOUT_S)
+        self.workers: list[Any] = []
+        try:
+            for _ in range(num_workers):
+                self.workers.append(self._spawn())
+            get_from(ROLE, [w.ready.remote() for w in self.workers], STARTUP_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_config(cls, bindings: dict[str, list[dict[str, Any]]], cfg: RewardWorkersConfig) -> RewardPool:
+        """Workers as `rewards.*` says, one thread each."""
+        from rlpost.cluster.runtime import actor_options
+
+        return cls(bindings, cfg.num_workers, cfg.timeout_s, cfg.fallback_score, actor_options({"OMP_NUM_THREADS": "1"}))
 
     def _spawn(self):
         return RewardActor.options(**self.options).remote(self.bindings, self.fallback)
@@ -68,41 +98,95 @@ class RewardPool:
         ray.get(self.workers[slot].ready.remote(), timeout=STARTUP_TIMEOUT_S)
         self.restarts += 1
 
-    def score(self, samples: list[Sample], chunk_size: int = 16) -> list[Scored]:
+    def _units(self, keys: list[str], chunk_size: int) -> list[tuple[str, list[int]]]:
+        """(binding, sample indices): one sample per unit, or runs of one batched binding's samples."""
+        units: list[tuple[str, list[int]]] = []
+        for i, key in enumerate(keys):
+            if key not in self.bindings:
+                raise KeyError(f"no reward binding {key!r}; known: {sorted(self.bindings)}")
+            if self.batched[key] and units and units[-1][0] == key and len(units[-1][1]) < chunk_size:
+                units[-1][1].append(i)
+            else:
+                units.append((key, [i]))
+        return units
+
+    def score(self, samples: list[Sample], bindings: list[str], chunk_size: int = 16) -> list[Scored]:
+        """One result per sample, in order; `bindings[i]` names the rewards of sample i."""
+        if len(bindings) != len(samples):
+            raise ValueError(f"{len(samples)} samples but {len(bindings)} binding keys")
         results: list[Scored | None] = [None] * len(samples)
-        todo = deque(list(range(i, min(i + chunk_size, len(samples)))) for i in range(0, len(samples), chunk_size))
+        self._retried: set[int] = set()  # samples already sent again after their worker died
+        units = self._units(bindings, chunk_size)
+        todo: deque[list[tuple[str, list[int]]]] = deque()
+        chunk: list[tuple[str, list[int]]] = []
+        for unit in units:
+            chunk.append(unit)
+            if sum(len(u[1]) for u in chunk) >= chunk_size:
+                todo.append(chunk)
+                chunk = []
+        if chunk:
+            todo.append(chunk)
         idle = list(range(len(self.workers)))
-        running: dict[Any, tuple[int, list[int], float]] = {}
+        running: dict[Any, _Running] = {}
         while todo or running:
             while todo and idle:
-                slot, chunk = idle.pop(), todo.popleft()
-                ref = self.workers[slot].score.remote([samples[i] for i in chunk])
-                running[ref] = (slot, chunk, time.monotonic())
-            done, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-            for ref in done:
-                slot, chunk, _ = running.pop(ref)
-                try:
-                    for i, r in zip(chunk, ray.get(ref)):
-                        results[i] = r
-                    idle.append(slot)
-                except Exception as e:  # noqa: BLE001 - a dead or broken worker is replaced
-                    self._replace(slot)
-                    idle.append(slot)
-                    self._fail(chunk, f"reward worker failed: {type(e).__name__}: {str(e)[:300]}", todo, results)
+                slot, work = idle.pop(), todo.popleft()
+                units_ = [[samples[i] for i in idx] for _, idx in work]
+                keys = [key for key, _ in work]
+                gen = self.workers[slot].score.options(num_returns="streaming").remote(units_, keys)
+                running[gen] = _Running(slot, [idx for _, idx in work], keys)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+            for gen in ready:
+                self._advance(gen, running, todo, idle, results)
             now = time.monotonic()
-            for ref, (slot, chunk, started) in list(running.items()):
-                if now - started > self.timeout_s * len(chunk):
-                    running.pop(ref)
-                    self._replace(slot)
-                    idle.append(slot)
-                    self._fail(chunk, f"reward timed out after {self.timeout_s:g}s", todo, results)
+            for gen, run in list(running.items()):
+                if now - run.since > self.timeout_s * len(run.units[run.done]):
+                    running.pop(gen)
+                    self._replace(run.slot)
+                    idle.append(run.slot)
+                    self._fail(run, f"reward timed out after {self.timeout_s:g}s", todo, results)
         return results  # type: ignore[return-value]
 
-    def _fail(self, chunk: list[int], error: str, todo: deque, results: list[Scored | None]) -> None:
-        if len(chunk) > 1:
-            todo.extend([i] for i in chunk)
+    def _advance(self, gen: Any, running: dict[Any, _Running], todo: deque, idle: list[int], results: list) -> None:
+        """Take the next unit's results from a ready stream (or its end, or its worker's failure)."""
+        run = running[gen]
+        try:
+            ref = next(gen)
+        except StopIteration:
+            running.pop(gen)
+            idle.append(run.slot)
+            return
+        try:
+            scored = ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - a dead or broken worker is replaced
+            running.pop(gen)
+            self._replace(run.slot)
+            idle.append(run.slot)
+            self._fail(run, f"reward worker failed: {type(e).__name__}: {str(e)[:300]}", todo, results, retry=True)
+            return
+        for i, r in zip(run.units[run.done], scored):
+            results[i] = r
+        run.done += 1
+        run.since = time.monotonic()
+        if run.done == len(run.units):  # the worker is free once its last unit is in (the stream's end may lag)
+            running.pop(gen)
+            idle.append(run.slot)
+
+    def _fail(self, run: _Running, error: str, todo: deque, results: list[Scored | None], retry: bool = False) -> None:
+        """The current unit failed. A batched unit is retried sample by sample; a single sample whose worker
+        died is retried once alone (the worker may have died of something else), else it gets the fallback.
+        The rest of the chunk is sent again."""
+        unit, key = run.units[run.done], run.keys[run.done]
+        if len(unit) > 1:
+            todo.extend([(key, [i])] for i in unit)
+        elif retry and unit[0] not in self._retried:
+            self._retried.add(unit[0])
+            todo.append([(key, unit)])
         else:
-            results[chunk[0]] = Scored(self.fallback, error=error)
+            results[unit[0]] = Scored(self.fallback, error=error)
+        rest = list(zip(run.keys[run.done + 1 :], run.units[run.done + 1 :]))
+        if rest:
+            todo.append(rest)
 
     def close(self) -> None:
         for w in self.workers:

@@ -121,7 +121,7 @@ def test_reward_pool_survives_the_corpus_and_keeps_serving(world, tmp_path):
         hostile = [Sample("p", world.fill(p.read_text()), {"test_list": TESTS}, "mbpp") for p in CORPUS]
         normal = [Sample("p", GOOD, {"test_list": TESTS}, "mbpp")] * 4
         start = time.monotonic()
-        out = pool.score(hostile + normal, chunk_size=4)
+        out = pool.score(hostile + normal, ["mbpp"] * (len(hostile) + len(normal)), chunk_size=4)
         took = time.monotonic() - start
         for path, scored in zip(CORPUS, out):
             assert scored.error is None and scored.score == 0.0, (path.name, scored)
@@ -130,7 +130,7 @@ def test_reward_pool_survives_the_corpus_and_keeps_serving(world, tmp_path):
         assert [s.score for s in out[len(hostile) :]] == [1.0] * 4
         assert pool.restarts == 0  # no worker was killed or hung
         assert took < 120, took
-        after = pool.score([Sample("p", GOOD, {"test_list": TESTS}, "mbpp")] * 6)
+        after = pool.score([Sample("p", GOOD, {"test_list": TESTS}, "mbpp")] * 6, ["mbpp"] * 6)
         assert [s.score for s in after] == [1.0] * 6
     finally:
         pool.close()

@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from rlpost.config import build_config
-from rlpost.sft_stages import SFTStages
-from rlpost.stage_eval import MATRIX_FILE
+from rlpost.continual.matrix import MATRIX_FILE
+from rlpost.continual.sft_baseline import SFTStages
 from rlpost.trainer import Trainer
 from tests.conftest import TINY_EXPERIMENT
 

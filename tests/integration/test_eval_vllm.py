@@ -57,3 +57,19 @@ def test_evaluate_on_vllm_with_a_given_and_a_created_engine(tmp_path):
     assert created["greedy_accuracy"] == 0.5
     assert created["pass@2"] == 0.5  # near-zero temperature samples the greedy answer
     assert created["reward_errors"] == 0
+
+
+def test_rlpost_eval_with_vllm_scores_on_reward_workers(tmp_path, capsys):
+    """`rlpost eval --engine vllm`: the table comes back, scored by a time-bounded reward pool."""
+    import json
+
+    from rlpost.cli import main
+
+    model = str(build_tiny_model(tmp_path / "model"))
+    out = tmp_path / "eval.json"
+    argv = ["eval", model, "--envs", 'arithmetic:{"digits": 1, "train_size": 20, "test_size": 5}', "--engine", "vllm",
+            "--k", "2", "--limit", "3", "--max-new-tokens", "3", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["arithmetic", "3"]
+    result = json.loads(out.read_text())["results"]["arithmetic"]
+    assert result["n"] == 3 and result["reward_errors"] == 0

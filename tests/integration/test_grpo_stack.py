@@ -10,10 +10,11 @@ import pytest
 import ray
 import torch
 
-from rlpost.checkpoint import TrainerState
+from rlpost.checkpoint import TrainerState, checkpoint_dir
 from rlpost.config import build_config
 from rlpost.data import PromptSampler
-from rlpost.trainer import Timer, Trainer
+from rlpost.trainer import Trainer
+from rlpost.trainer.metrics import Timer
 from tests.conftest import TINY_EXPERIMENT
 
 pytestmark = pytest.mark.slow
@@ -32,13 +33,15 @@ def trained(tmp_path_factory):
     trainer = Trainer(build_config(data))
     trainer.setup()
     sampler = PromptSampler(trainer.stages[0], seed=0)
-    batch = trainer.rollout(sampler, Timer())
-    trainer.score(batch, Timer())
-    trainer.learner_logprobs(batch, ray.put(batch), Timer())
-    batch.advantages = trainer.algorithm.advantages(batch, trainer.params).advantages
-    trainer.run_stage(trainer.cfg.stages[0], trainer.stages[0], total=2)
-    final = trainer.save(None, TrainerState(step=2, stage=1, stage_step=0, finished=True))
-    after = trainer.rollout(sampler, Timer())
+    algo = trainer.begin_stage(0)
+    batch = trainer.runner.produce(sampler, algo, Timer()).batch
+    learners = trainer.cluster.learners
+    batch.old_logprobs, batch.ref_logprobs = learners.old_logprobs(batch), learners.ref_logprobs(batch)
+    batch.advantages = algo.algorithm.advantages(batch, algo.params).advantages
+    trainer.run_stage(0, algo, trainer.stages[0], total=2, first={})
+    state = TrainerState(step=2, stage=1, stage_step=0, finished=True)
+    final = trainer.save(checkpoint_dir(trainer.run_dir, None), state, with_state=False)
+    after = trainer.runner.produce(sampler, algo, Timer()).batch
     yield {"trainer": trainer, "batch": batch, "final": final, "after": after}
     trainer.shutdown()
 

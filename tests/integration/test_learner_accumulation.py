@@ -41,8 +41,10 @@ def _batch() -> RolloutBatch:
     )
 
 
-def _train(model: str, micro: int, world: int, loss_agg: str) -> tuple[float, dict[str, torch.Tensor]]:
-    spec = LearnerSpec(model, "float32", 2, 1e-2, 0.0, 0.0, 8, micro, 1, world, 1, 1.0, 8, 0)
+def _train(
+    model: str, micro: int, world: int, loss_agg: str, zero: int = 2, clip: float = 0.0
+) -> tuple[float, dict[str, torch.Tensor]]:
+    spec = LearnerSpec(model, "float32", zero, 1e-2, 0.0, clip, 8, micro, 1, world, 1, 1.0, 8, 0)
     params = AlgorithmConfig(loss_agg=loss_agg).model_dump()
     port = free_port()
     actors = [PolicyActor.options(**actor_options()).remote(spec, params, rank, "127.0.0.1", port) for rank in range(world)]
@@ -83,3 +85,14 @@ def test_same_update_for_any_split(model_dir, loss_agg):
     for name, full in w_full.items():
         torch.testing.assert_close(w_acc[name], full, atol=1e-4, rtol=0)
         torch.testing.assert_close(w_dp[name], full, atol=1e-4, rtol=0)
+
+
+def test_learner_clipping_without_zero_matches_deepspeed(model_dir):
+    """ZeRO-0 in float32 clips from the learner's own norm; ZeRO-2 lets DeepSpeed clip: same update."""
+    norm_ds, w_ds = _train(model_dir, micro=2, world=1, loss_agg="token-mean", zero=2, clip=0.1)
+    norm_own, w_own = _train(model_dir, micro=2, world=1, loss_agg="token-mean", zero=0, clip=0.1)
+    _, w_free = _train(model_dir, micro=2, world=1, loss_agg="token-mean", zero=0, clip=0.0)
+    assert norm_own == pytest.approx(norm_ds, rel=1e-4) and norm_own > 0.1  # the clip is active
+    for name, ds in w_ds.items():
+        torch.testing.assert_close(w_own[name], ds, atol=1e-5, rtol=0)
+    assert max((w_free[n] - w_ds[n]).abs().max().item() for n in w_ds) > 1e-3

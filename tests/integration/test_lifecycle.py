@@ -107,11 +107,22 @@ class FaultyTrainer(Trainer):
         super().__init__(cfg)
         self.faults = dict(faults)
 
-    def step_with_retries(self, sampler):
-        fault = self.faults.pop(self.step, None)
-        if fault:
-            fault(self)
-        return super().step_with_retries(sampler)
+    def setup(self):
+        resumed = super().setup()
+        run = self.runner.run
+
+        def run_with_fault(sampler, algo, step):
+            fault = self.faults.pop(step, None)
+            if fault:
+                fault(self)
+            return run(sampler, algo, step)
+
+        self.runner.run = run_with_fault
+        return resumed
+
+
+def kill(actor) -> None:
+    ray.kill(actor, no_restart=True)
 
 
 def hang(actor, seconds: float):
@@ -123,8 +134,8 @@ def test_killed_engine_hung_engine_and_killed_reward_worker_are_recovered(tmp_pa
     data = experiment(tmp_path / "run", steps=4, save_every=0)
     data["rollout"]["timeout_s"] = 30
     faults = {
-        2: lambda t: (ray.kill(t.engines[0], no_restart=True), ray.kill(t.rewards.workers[0], no_restart=True)),
-        3: lambda t: hang(t.engines[0], 600),
+        2: lambda t: (kill(t.cluster.engines.actors[0]), kill(t.cluster.rewards.workers[0])),
+        3: lambda t: hang(t.cluster.engines.actors[0], 600),
     }
     run_dir = FaultyTrainer(build_config(data), faults).run()
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -143,7 +154,7 @@ def test_killed_engine_hung_engine_and_killed_reward_worker_are_recovered(tmp_pa
 
 def test_dead_learner_stops_the_run_with_its_name_and_the_last_checkpoint_intact(tmp_path):
     data = experiment(tmp_path / "run", steps=4, save_every=1)
-    trainer = FaultyTrainer(build_config(data), {3: lambda t: ray.kill(t.learners[0], no_restart=True)})
+    trainer = FaultyTrainer(build_config(data), {3: lambda t: kill(t.cluster.learners.policy[0])})
     with pytest.raises(TrainingFailed) as info:
         trainer.run()
     message = str(info.value)

@@ -114,13 +114,13 @@ def test_reward_pool_survives_the_corpus_and_keeps_serving(world):
     try:
         good = Sample("p", fenced(ADD8["solution"]), reference(ADD8), "verilog")
         hostile = [Sample("p", fenced(world.design(p)), reference(ADD8), "verilog") for p in CORPUS]
-        out = pool.score(hostile + [good] * 4, chunk_size=4)
+        out = pool.score(hostile + [good] * 4, ["verilog"] * (len(hostile) + 4), chunk_size=4)
         for path, scored in zip(CORPUS, out):
             assert scored.error is None and scored.score == 0.0, (path.name, scored)
             assert re.search(_expectation(path), scored.info), (path.name, scored.info)
         assert [s.score for s in out[len(hostile) :]] == [pytest.approx(1.01)] * 4
         assert pool.restarts == 0
-        assert [s.score for s in pool.score([good] * 4)] == [pytest.approx(1.01)] * 4
+        assert [s.score for s in pool.score([good] * 4, ["verilog"] * 4)] == [pytest.approx(1.01)] * 4
     finally:
         pool.close()
     time.sleep(0.2)

@@ -1,6 +1,6 @@
 """Unit tests for the pure-torch RL math in `rlpost.algorithms`.
 
-Reference: shared/notes/algorithms.md, sections "Aggregation", "KL" and "GRPO".
+Covers loss aggregation, the KL estimators and GRPO advantages and losses.
 Hand values are written out as numbers; float64 is used wherever we compare to them.
 """
 

@@ -1,7 +1,7 @@
 """Unit tests for the extra pure-torch RL math: dual-clip PPO, GPPO, REINFORCE, value loss,
 GAE and friends, ReMax advantages, reward shaping.
 
-Reference: shared/notes/algorithms.md, sections "PPO for LLMs", "GPPO", "ReMax" and "GRPO".
+Covers PPO for LLMs (GAE, critic), GPPO, ReMax and the GRPO extras.
 Hand values are written out with their arithmetic; float64 is used wherever we compare to them.
 """
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlpost.continual import filter_instances, forgetting_metrics
+from rlpost.continual.forgetting import forgetting_metrics
+from rlpost.continual.keep_rules import filter_instances
 
 REWARDS = torch.tensor(
     [

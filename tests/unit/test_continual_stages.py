@@ -11,11 +11,11 @@ import pytest
 from rlpost.checkpoint import TrainerState, drop_learner_state, latest_checkpoint, mark_complete, stage_checkpoint_dir
 from rlpost.cli import main
 from rlpost.config import ConfigError, EnvSpec, FilterConfig, build_config
+from rlpost.continual.filtering import apply_outcome, filter_env, load_outcomes, save_outcomes, summary_metrics
+from rlpost.continual.matrix import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
 from rlpost.data import load_env
-from rlpost.instance_filter import apply_outcome, filter_env, load_outcomes, save_outcomes, summary_metrics
 from rlpost.report import write_comparison, write_report
 from rlpost.rollout import SamplingSpec
-from rlpost.stage_eval import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
 
 STAGES = [
     {"name": "rev", "steps": 1, "envs": [{"name": "reverse"}]},
@@ -77,7 +77,7 @@ def fake_engine(correct_counts: dict[str, int], k: int):
         assert spec.n == k
         return [[SimpleNamespace(text=str(i)) for i in range(k)] for _ in prompt_ids]
 
-    def score(samples):
+    def score(samples, bindings):
         out = []
         for s in samples:
             out.append(SimpleNamespace(score=float(int(s.response) < correct_counts.get(s.prompt, 0))))

@@ -1,7 +1,7 @@
 """Rollout-based instance filtering before a continual stage (RIF-RFT).
 
 Each training instance of the stage's environments gets `k` responses from the rollout engines,
-scored by the reward workers; `continual.filter_instances` applies the keep-rule to the [N, k]
+scored by the reward workers; `keep_rules.filter_instances` applies the keep-rule to the [N, k]
 rewards. The outcome (kept row indices, drop counts by reason, seconds) is written to
 `<run>/continual/filter_<stage index>.json`, which a resumed run reads instead of filtering again.
 """
@@ -11,20 +11,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rlpost.config import FilterConfig
-from rlpost.continual import filter_instances
+from rlpost.continual.keep_rules import filter_instances
 from rlpost.data import LoadedEnv, render_prompt
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
 
 Generate = Callable[[list[list[int]], SamplingSpec], list[list[Any]]]
-Score = Callable[[list[Sample]], list[Any]]  # objects with .score
+Score = Callable[[list[Sample], list[str]], list[Any]]  # (samples, binding keys) -> objects with .score
 CHUNK = 256  # instances per generate call (one progress line each)
 
 
@@ -59,7 +59,7 @@ def filter_env(
             for r, group in zip(chunk, groups)
             for c in group
         ]
-        rewards += [s.score for s in score(samples)]
+        rewards += [s.score for s in score(samples, [env.binding] * len(samples))]
         log(f"filter {env.name}: {min(lo + CHUNK, count)}/{count} instances rolled out ({time.perf_counter() - start:.1f}s)")
     table = torch.tensor(rewards, dtype=torch.float32).view(count, cfg.k)
     keep, dropped = filter_instances(table, rule=cfg.rule, threshold=cfg.threshold, min_variance=cfg.min_variance)
@@ -79,7 +79,7 @@ def filter_env(
 
 def apply_outcome(env: LoadedEnv, outcome: FilterOutcome) -> LoadedEnv:
     """The environment restricted to the kept rows."""
-    return LoadedEnv(env.spec, env.env, env.rows.select(outcome.kept_rows), env.skipped)
+    return replace(env, rows=env.rows.select(outcome.kept_rows))
 
 
 def outcome_path(run_dir: Path, stage_index: int) -> Path:

@@ -1,6 +1,6 @@
 """`method: sft`: the continual baseline. The same stages as an RL run, each trained with TRL's
 SFTTrainer on its environments' reference completions for `stages[i].steps` optimizer steps,
-then evaluated exactly like the RL run (`rlpost.stage_eval`, a vLLM engine in a Ray actor).
+then evaluated exactly like the RL run (`rlpost.continual.matrix`, a vLLM engine in a Ray actor).
 
 Writes the same run directory layout: config.yaml, metrics.jsonl (SFT loss), events.jsonl,
 checkpoints/stage_<i>_<name> (each stage's policy), checkpoints/final, continual/matrix.json.
@@ -14,25 +14,14 @@ import time
 from pathlib import Path
 
 from rlpost.checkpoint import TrainerState, checkpoint_dir, is_complete, mark_complete, stage_checkpoint_dir
-from rlpost.config import ExperimentConfig, StageConfig, dump_config
-from rlpost.data import load_env, render_prompt
+from rlpost.config import ExperimentConfig, StageConfig
+from rlpost.continual.matrix import ContinualMatrix, eval_tasks, evaluate_and_record
 from rlpost.plots import plot_run
 from rlpost.sft_train import SFTSettings, sft_train
-from rlpost.stage_eval import ContinualMatrix, eval_tasks, evaluate_and_record
-from rlpost.tracking import Tracker, prepare_run_dir
-
-
-def stage_pairs(cfg: ExperimentConfig, index: int) -> list[tuple[str, str]]:
-    """(prompt, reference completion) of stage `index`'s training instances (`sft.examples` per environment)."""
-    pairs = []
-    for j, spec in enumerate(cfg.stages[index].envs):
-        key = f"stages.{index}.envs.{j}"
-        env = load_env(spec, "train", cfg.data.strict, key)
-        if env.env.sft_target is None:
-            raise ValueError(f"{key}: environment {spec.name!r} has no reference completions to fine-tune on")
-        rows = env.rows if cfg.sft.examples is None else env.rows.select(range(min(cfg.sft.examples, len(env.rows))))
-        pairs += [(r["prompt"], env.env.sft_target(r)) for r in rows]
-    return pairs
+from rlpost.trainer.loop import reward_bindings
+from rlpost.trainer.prompts import max_model_len
+from rlpost.trainer.run_dir import open_run
+from rlpost.trainer.warmup import prepare_model, reference_pairs
 
 
 class SFTStages:
@@ -42,16 +31,11 @@ class SFTStages:
         self.step = 0
 
     def run(self) -> Path:
-        from rlpost.trainer import prepare_model
-
         cfg = self.cfg
-        resume = cfg.checkpoint.resume == "auto" and (self.run_dir / "config.yaml").exists()
-        moved = None if resume else prepare_run_dir(self.run_dir)
-        (self.run_dir / "config.yaml").write_text(dump_config(cfg))
-        self.tracker = Tracker.from_config(self.run_dir, cfg)
-        if moved:
-            self.tracker.info(f"previous run directory moved to {moved}")
+        self.tracker, state, _ = open_run(cfg)
         try:
+            if state.finished:
+                return self.run_dir
             model = prepare_model(cfg, self.run_dir, self.tracker.info)
             self.tasks = eval_tasks(cfg) if cfg.continual.eval.enabled else []
             self.matrix = ContinualMatrix.for_run(self.run_dir, cfg, self.tasks)
@@ -80,7 +64,7 @@ class SFTStages:
 
     def train_stage(self, model: str, index: int, stage: StageConfig, out: Path, total: int) -> None:
         cfg = self.cfg
-        pairs = stage_pairs(cfg, index)
+        pairs = reference_pairs(stage.envs, f"stages.{index}.envs", cfg.data.strict, cfg.sft.examples)
         offset = sum(s.steps for s in cfg.stages[:index])
         self.tracker.info(f"stage {stage.name!r}: {stage.steps} SFT steps on {len(pairs)} examples")
         start = time.perf_counter()
@@ -96,20 +80,30 @@ class SFTStages:
         self.tracker.event(offset + stage.steps, "stage_done", stage=stage.name, seconds=round(time.perf_counter() - start, 1))
 
     def evaluate(self, model: str, index: int | None) -> None:
-        """The matrix row of `model` (after stage `index`; None: the start), with an engine of its own."""
+        """The matrix row of `model` (after stage `index`; None: the start), with an engine of its own and
+        the run's reward bindings on reward workers (time-bounded, as in the RL run)."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from rlpost.cluster.reward_pool import RewardPool
+        from rlpost.cluster.runtime import start_ray
         from rlpost.evaluation import ENGINE_FACTORIES, EngineOptions
 
         cfg = self.cfg
-        opts = EngineOptions(model, self.max_model_len(model), cfg.model.dtype, cfg.run.seed, cfg.rollout.kv_cache_gib)
+        envs = [e for t in self.tasks for e in t.envs]
+        limit = getattr(AutoConfig.from_pretrained(model), "max_position_embeddings", None)
+        length = max_model_len(AutoTokenizer.from_pretrained(model), envs, cfg.rollout.max_new_tokens, limit)
+        opts = EngineOptions(model, length, cfg.model.dtype, cfg.run.seed, cfg.rollout.kv_cache_gib)
+        start_ray(cfg.cluster)
+        pool = RewardPool.from_config(reward_bindings(envs), cfg.rewards)
         generate, close = ENGINE_FACTORIES[cfg.rollout.engine](opts)
+
+        def score(env, samples):
+            return pool.score(samples, [env.binding] * len(samples))
+
         try:
-            evaluate_and_record(self.matrix, self.run_dir, self.tracker, cfg, self.tasks, model, generate, index, self.step)
+            evaluate_and_record(
+                self.matrix, self.run_dir, self.tracker, cfg, self.tasks, model, generate, index, self.step, score
+            )
         finally:
             close()
-
-    def max_model_len(self, model: str) -> int:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(model)
-        longest = max(len(render_prompt(tokenizer, r["prompt"], e.spec.chat)) for t in self.tasks for e in t.envs for r in e.rows)
-        return longest + self.cfg.rollout.max_new_tokens + 8
+            pool.close()

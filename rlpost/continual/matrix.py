@@ -13,11 +13,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlpost.config import EvalConfig, ExperimentConfig
-from rlpost.continual import forgetting_metrics
+from rlpost.continual.forgetting import forgetting_metrics
 from rlpost.data import LoadedEnv, load_env
+
+if TYPE_CHECKING:
+    from rlpost.evaluation import Score
 
 MATRIX_FILE = Path("continual") / "matrix.json"
 HEATMAP_FILE = Path("continual") / "matrix.png"
@@ -50,17 +53,19 @@ def eval_tasks(cfg: ExperimentConfig) -> list[EvalTask]:
     return tasks
 
 
-def evaluate_tasks(model_path: str, engine: Any, tasks: list[EvalTask], cfg: EvalConfig, max_new_tokens: int, seed: int) -> dict:
+def evaluate_tasks(
+    model_path: str, engine: Any, tasks: list[EvalTask], cfg: EvalConfig, max_new_tokens: int, seed: int, score: Score | None
+) -> dict:
     """One matrix row: per task greedy accuracy and pass@k (problem-weighted over its environments), and
-    the per-environment results of `rlpost.evaluation.evaluate`."""
-    from rlpost.evaluation import evaluate
+    the per-environment results of `rlpost.evaluation.evaluate` (scored by `score`, default in this process)."""
+    from rlpost.evaluation import evaluate, score_here
 
     accuracy, pass_k, per_env = [], [], {}
     key = f"pass@{cfg.k}"
     for task in tasks:
         results = evaluate(
             model_path, task.envs, cfg.k, engine, n=cfg.n, threshold=cfg.threshold, max_new_tokens=max_new_tokens,
-            temperature=cfg.temperature, limit=cfg.limit, seed=seed,
+            temperature=cfg.temperature, limit=cfg.limit, seed=seed, score=score or score_here,
         )  # fmt: skip
         total = sum(r["n"] for r in results.values())
         accuracy.append(sum(r["greedy_accuracy"] * r["n"] for r in results.values()) / total)
@@ -71,12 +76,12 @@ def evaluate_tasks(model_path: str, engine: Any, tasks: list[EvalTask], cfg: Eva
 
 def evaluate_and_record(
     matrix: ContinualMatrix, run_dir: Path, tracker, cfg: ExperimentConfig, tasks: list[EvalTask],
-    model_path: str, engine: Any, after: int | None, step: int,
+    model_path: str, engine: Any, after: int | None, step: int, score: Score | None = None,
 ) -> Path:  # fmt: skip
     """Evaluate the policy after stage `after` (None: the starting policy), add its row to `matrix`, save the
     matrix and plots, and log an `evaluation` event; returns the matrix path."""
     start = time.perf_counter()
-    row = evaluate_tasks(model_path, engine, tasks, cfg.continual.eval, cfg.rollout.max_new_tokens, cfg.run.seed)
+    row = evaluate_tasks(model_path, engine, tasks, cfg.continual.eval, cfg.rollout.max_new_tokens, cfg.run.seed, score)
     label = "start" if after is None else cfg.stages[after].name
     if after is None:
         matrix.initial = {"step": step, **row}

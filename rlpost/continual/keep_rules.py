@@ -1,6 +1,5 @@
-"""Continual post-training math: rollout-based instance filtering rules and the forgetting
-metrics of an accuracy matrix (see shared/notes/algorithms.md, "Continual RFT"). Pure torch /
-Python, no I/O."""
+"""Keep-rules of rollout-based instance filtering: which training instances a continual stage
+keeps, from the rewards of k rollouts per instance. Pure torch, no I/O; registered by name."""
 
 from __future__ import annotations
 
@@ -53,19 +52,3 @@ def filter_instances(
         raise KeyError(f"unknown keep rule {rule!r}; registered: {sorted(KEEP_RULES)}")
     keep, reasons = KEEP_RULES[rule](rewards, rewards >= threshold, min_variance)
     return keep, {name: int(mask.sum()) for name, mask in reasons.items()}
-
-
-def forgetting_metrics(matrix: list[list[float]]) -> dict[str, float]:
-    """Summary of an accuracy matrix a[k][i] (accuracy on task i after stage k; n stages, the
-    first n columns being the stages' own tasks, later columns held-out ones, which are ignored):
-    average accuracy (1/n)Σ_i a[n][i]; backward transfer (1/(n−1))Σ_{i<n}(a[n][i] − a[i][i]);
-    forgetting (1/(n−1))Σ_{i<n} max_{l<n}(a[l][i] − a[n][i]). With one stage both are 0."""
-    n = len(matrix)
-    if n == 0 or any(len(row) < n for row in matrix):
-        raise ValueError("matrix must have one row per stage and at least one column per stage")
-    last = matrix[-1]
-    out = {"average_accuracy": sum(last[:n]) / n, "backward_transfer": 0.0, "forgetting": 0.0}
-    if n > 1:
-        out["backward_transfer"] = sum(last[i] - matrix[i][i] for i in range(n - 1)) / (n - 1)
-        out["forgetting"] = sum(max(matrix[k][i] for k in range(n - 1)) - last[i] for i in range(n - 1)) / (n - 1)
-    return out

@@ -1,0 +1,230 @@
+"""The run: its directory and resume, start-up through a `Launcher`, the continual stages (per-stage
+algorithm settings, instance filtering, evaluation matrix, stage checkpoints), step checkpoints
+and the final policy. One step is `rlpost.trainer.step.Step`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlpost.checkpoint import (
+    TrainerState,
+    checkpoint_dir,
+    drop_learner_state,
+    latest_checkpoint,
+    mark_complete,
+    prune,
+    stage_checkpoint_dir,
+)
+from rlpost.config import ExperimentConfig, StageConfig
+from rlpost.data import LoadedEnv, PromptSampler, load_stage_envs
+from rlpost.plots import plot_run
+from rlpost.rewards import Sample, Scored
+from rlpost.rollout import SamplingSpec
+from rlpost.trainer.metrics import sample_records
+from rlpost.trainer.prompts import max_model_len, pad_token_id
+from rlpost.trainer.protocols import ActorFailure, Cluster, Launcher, LaunchSpec
+from rlpost.trainer.run_dir import open_run
+from rlpost.trainer.settings import StageAlgorithm
+from rlpost.trainer.step import Step
+from rlpost.trainer.warmup import prepare_model
+
+
+class TrainingFailed(RuntimeError):
+    """The run stopped; the message names the failed actor and the last complete checkpoint."""
+
+
+def reward_bindings(envs: list[LoadedEnv]) -> dict[str, list[dict]]:
+    """Binding key (the environment's config key path) -> its reward plugins."""
+    return {e.binding: e.reward_specs() for e in envs}
+
+
+def launch_on_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
+    from rlpost.cluster.launch import launch_ray
+
+    return launch_ray(cfg, spec)
+
+
+class Trainer:
+    def __init__(self, cfg: ExperimentConfig, launcher: Launcher = launch_on_ray):
+        self.cfg, self.launcher = cfg, launcher
+        self.run_dir = cfg.run.path
+        self.step = 0
+        self.state = TrainerState(step=0, stage=0, stage_step=0)
+        self.cluster: Cluster | None = None
+
+    # ----- set-up -------------------------------------------------------------------------
+    def setup(self) -> Path | None:
+        """Run directory, logs, model, environments, actors; with `checkpoint.resume: auto` and a complete
+        checkpoint in the run directory, its state (logs cut back to its step). Returns that checkpoint."""
+        from transformers import AutoConfig, AutoTokenizer
+
+        from rlpost.continual.matrix import eval_tasks
+
+        cfg = self.cfg
+        self.tracker, self.state, resumed = open_run(cfg)
+        self.step = self.state.step
+        if self.state.finished:
+            return resumed
+        self.model_path = prepare_model(cfg, self.run_dir, self.tracker.info)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        self.pad_id = pad_token_id(self.tokenizer)
+        self.stages = load_stage_envs(cfg, "train")
+        self.eval_tasks = eval_tasks(cfg) if cfg.continual.eval.enabled else []
+        every_env = [e for envs in self.stages for e in envs] + [e for t in self.eval_tasks for e in t.envs]
+        limit = getattr(AutoConfig.from_pretrained(self.model_path), "max_position_embeddings", None)
+        algo = StageAlgorithm.for_stage(cfg, min(self.state.stage, len(cfg.stages) - 1))
+        spec = LaunchSpec(
+            model_path=self.model_path,
+            max_model_len=max_model_len(self.tokenizer, every_env, cfg.rollout.max_new_tokens, limit),
+            bindings=reward_bindings(every_env),
+            policy_params=algo.params,
+            critic_params=algo.critic_params,
+            reference=cfg.uses_reference,
+        )
+        self.cluster = self.launcher(cfg, spec)
+        self.tracker.info(self.cluster.description)
+        self.runner = Step(cfg, self.cluster, self.tokenizer, self.pad_id, self.event)
+        if resumed is not None:
+            self.cluster.learners.load(resumed)
+            self.cluster.weights.push()
+        return resumed
+
+    def event(self, kind: str, **fields) -> None:
+        self.tracker.event(self.step, kind, **fields)
+
+    # ----- stages -------------------------------------------------------------------------
+    def begin_stage(self, index: int) -> StageAlgorithm:
+        """Stage `index`'s algorithm settings, here and in the learners (the adaptive KL β carries on only
+        within a stage: a stage resumed mid-way gets it back from the checkpoint)."""
+        same = self.state.stage == index and self.state.stage_step
+        algo = StageAlgorithm.for_stage(self.cfg, index, self.state.kl_coef if same else None)
+        self.cluster.learners.set_params(algo.params, algo.critic_params)
+        return algo
+
+    def filter_stage(self, index: int, stage: StageConfig, envs: list[LoadedEnv]) -> tuple[list[LoadedEnv], dict[str, float]]:
+        """The stage's environments restricted to the instances the keep-rule keeps (all of them when
+        filtering is off), and the totals for the stage's first metrics line."""
+        from rlpost.continual.filtering import apply_outcome, filter_env, load_outcomes, save_outcomes, summary_metrics
+
+        fcfg = self.cfg.stage_filter(index)
+        if not fcfg.enabled:
+            return envs, {}
+        outcomes = load_outcomes(self.run_dir, index)
+        if outcomes is None:
+            r = self.cfg.rollout
+            sampling = SamplingSpec(n=1, max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p)
+            generate, score = self.cluster.engines.generate, self.cluster.rewards.score
+            outcomes = [filter_env(env, generate, score, self.tokenizer, fcfg, sampling, self.tracker.info) for env in envs]
+            save_outcomes(self.run_dir, index, stage.name, outcomes)
+            for o in outcomes:
+                self.event(
+                    "filter", stage=stage.name, env=o.env, rule=fcfg.rule, k=fcfg.k, seen=o.seen, kept=o.kept,
+                    dropped=o.dropped, seconds=round(o.seconds, 2), mean_reward=round(o.mean_reward, 4), fallback=o.fallback,
+                )  # fmt: skip
+                if o.fallback:
+                    self.tracker.info(f"filter {o.env}: no instance kept; stage {stage.name!r} trains on all {o.seen}")
+        else:
+            self.tracker.info(f"stage {stage.name!r}: instance filtering already done ({sum(o.kept for o in outcomes)} kept)")
+        return [apply_outcome(e, o) for e, o in zip(envs, outcomes)], summary_metrics(outcomes)
+
+    def run_stage(self, index: int, algo: StageAlgorithm, envs: list[LoadedEnv], total: int, first: dict) -> None:
+        """The steps of stage `index` not done yet, with step checkpoints every `save_every` steps;
+        `first` is added to the stage's first metrics line."""
+        stage = self.cfg.stages[index]
+        sampler = PromptSampler(envs, seed=self.cfg.run.seed + self.step)
+        done = 0
+        if self.state.stage == index and self.state.sampler:
+            sampler.load_state(self.state.sampler)
+            done = self.state.stage_step
+        every = self.cfg.checkpoint.save_every
+        for k in range(done, stage.steps):
+            self.step += 1
+            result = self.runner.run(sampler, algo, self.step)
+            metrics = {**result.metrics, "stage": stage.name, **(first if k == 0 else {})}
+            self.tracker.log(self.step, metrics, total)
+            records = sample_records(result.batch, self.cfg.logging.samples_per_step, self.step)
+            if records:
+                self.tracker.log_samples(self.step, records)
+            if every and self.step % every == 0:
+                state = TrainerState(self.step, index, k + 1, sampler=sampler.state(), kl_coef=algo.params["kl_coef"])
+                self.save(checkpoint_dir(self.run_dir, self.step), state, with_state=True)
+                prune(self.run_dir, self.cfg.checkpoint.keep_last)
+
+    def end_stage(self, index: int, stage: StageConfig) -> None:
+        """The stage's checkpoint (resumable; older stages' optimizer states dropped), then its matrix row."""
+        path = stage_checkpoint_dir(self.run_dir, index, stage.name)
+        self.save(path, TrainerState(self.step, index + 1, 0), with_state=True)
+        drop_learner_state(self.run_dir, keep=path)
+        self.tracker.info(f"stage {stage.name!r} done at step {self.step}; checkpoint {path}")
+        self.evaluate(index)
+
+    def save(self, path: Path, state: TrainerState, with_state: bool) -> Path:
+        """Policy (and critic) into `path`, learner state when `with_state`; COMPLETE is written last."""
+        self.cluster.learners.save(path, with_state)
+        mark_complete(path, state)
+        return path
+
+    # ----- evaluation matrix --------------------------------------------------------------
+    def score_env(self, env: LoadedEnv, samples: list[Sample]) -> list[Scored]:
+        """Evaluation scoring: the run's reward workers with the environment's binding (time-bounded)."""
+        return self.cluster.rewards.score(samples, [env.binding] * len(samples))
+
+    def evaluate(self, after: int | None) -> None:
+        """Append the matrix row after stage `after` (None: the starting policy) and redraw its plots."""
+        from rlpost.continual.matrix import evaluate_and_record
+
+        if self.cfg.continual.eval.enabled:
+            evaluate_and_record(
+                self.matrix, self.run_dir, self.tracker, self.cfg, self.eval_tasks, self.model_path,
+                self.cluster.engines.generate, after, self.step, self.score_env,
+            )  # fmt: skip
+
+    def catch_up_evaluation(self) -> None:
+        """Evaluations a resumed run still owes: the start (nothing trained yet), or the stage a crash
+        interrupted between its checkpoint and its matrix row."""
+        from rlpost.continual.matrix import ContinualMatrix
+
+        if not self.cfg.continual.eval.enabled:
+            return
+        self.matrix = ContinualMatrix.for_run(self.run_dir, self.cfg, self.eval_tasks)
+        if self.matrix.initial is None and self.step == 0:
+            self.evaluate(None)
+        if len(self.matrix.rows) < self.state.stage and self.state.stage_step == 0:
+            self.evaluate(self.state.stage - 1)
+
+    # ----- the run ------------------------------------------------------------------------
+    def run(self) -> Path:
+        try:
+            self.setup()
+            if self.state.finished:
+                return self.run_dir
+            self.catch_up_evaluation()
+            total = sum(s.steps for s in self.cfg.stages)
+            for index, (stage, envs) in enumerate(zip(self.cfg.stages, self.stages)):
+                if index < self.state.stage:
+                    continue
+                algo = self.begin_stage(index)
+                envs, first = self.filter_stage(index, stage, envs)
+                self.tracker.info(f"stage {stage.name!r}: {stage.steps} steps on {[e.name for e in envs]} ({algo.config.name})")
+                self.run_stage(index, algo, envs, total, first)
+                if len(self.cfg.stages) > 1 or self.cfg.continual.eval.enabled:
+                    self.end_stage(index, stage)
+            final = self.save(checkpoint_dir(self.run_dir, None), TrainerState(self.step, len(self.cfg.stages), 0, True), False)
+            self.tracker.info(f"final policy saved to {final}")
+            self.tracker.info(f"plots: {plot_run(self.run_dir)}")
+        except ActorFailure as failure:
+            last = latest_checkpoint(self.run_dir)
+            self.event("stopped", actor=f"{failure.role} {failure.index}", error=str(failure))
+            raise TrainingFailed(f"run stopped at step {self.step}: {failure}; last checkpoint: {last or 'none'}") from failure
+        finally:
+            self.shutdown()
+        return self.run_dir
+
+    def shutdown(self) -> None:
+        """Stop this run's actors (the Ray instance stays up for whoever started it) and close the logs."""
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+        if hasattr(self, "tracker"):
+            self.tracker.close()
+

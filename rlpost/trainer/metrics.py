@@ -1,0 +1,89 @@
+"""What a step reports: phase timings, the metrics line and the samples written to samples.jsonl."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from rlpost.algorithms import masked_mean
+from rlpost.algorithms.shaping import all_equal_groups
+from rlpost.batch import RolloutBatch
+from rlpost.trainer.protocols import TrainStats
+
+
+class Timer:
+    """Accumulates wall seconds per phase as `time/<phase>_s`."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            key = f"time/{name}_s"
+            self.times[key] = self.times.get(key, 0.0) + time.perf_counter() - start
+
+
+def mean_stats(stats: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    """Per-rank stats averaged, each key under `prefix`."""
+    return {f"{prefix}/{k}": sum(s[k] for s in stats) / len(stats) for k in (stats[0] if stats else {})}
+
+
+def step_metrics(batch: RolloutBatch, stats: TrainStats, sync_engine_s: float) -> dict[str, float]:
+    """Step metrics from the batch (rewards, lengths, advantages) and the learners' stats."""
+    mask = batch.response_mask
+    lengths = batch.response_lengths
+    m: dict[str, float] = {
+        "reward/mean": batch.rewards.mean().item(),
+        "reward/std": batch.rewards.std().item() if len(batch) > 1 else 0.0,
+        "reward/max": batch.rewards.max().item(),
+        "reward/min": batch.rewards.min().item(),
+        "reward/error_rate": sum(e is not None for e in batch.reward_errors) / len(batch),
+        "response_length/mean": lengths.mean().item(),
+        "response_length/max": lengths.max().item(),
+        "response_length/truncated_frac": batch.truncated.float().mean().item(),
+        "advantage/mean_abs": masked_mean(batch.advantages.abs(), mask).item(),
+        "time/weight_sync_engine_s": sync_engine_s,
+    }
+    equal = all_equal_groups(batch.rewards, batch.group_ids)
+    m["groups/all_equal_frac"] = len(batch.group_ids[equal].unique()) / len(batch.group_ids.unique())
+    for name, values in batch.reward_components.items():
+        finite = values[~values.isnan()]
+        if finite.numel():
+            m[f"reward/{name}"] = finite.mean().item()
+    m.update(mean_stats(stats.policy, "actor"))
+    m.update(mean_stats(stats.critic, "critic"))
+    if batch.old_logprobs is not None:
+        m["rollout/logprob_abs_diff"] = masked_mean((batch.rollout_logprobs - batch.old_logprobs).abs(), mask).item()
+    elif "actor/rollout_logprob_abs_diff" in m:
+        m["rollout/logprob_abs_diff"] = m.pop("actor/rollout_logprob_abs_diff")
+    if "actor/kl" in m:
+        m["kl/mean"] = m.pop("actor/kl")
+    return m
+
+
+def sample_records(batch: RolloutBatch, count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` samples of the batch (drawn with `seed`) as samples.jsonl records."""
+    k = min(count, len(batch))
+    rows = torch.randperm(len(batch), generator=torch.Generator().manual_seed(seed))[:k].tolist()
+    records = []
+    for i in rows:
+        record = {
+            "env": batch.envs[i],
+            "prompt": batch.prompts[i],
+            "response": batch.responses[i],
+            "reward": batch.rewards[i].item(),
+            "components": {n: v[i].item() for n, v in batch.reward_components.items()},
+            "error": batch.reward_errors[i],
+        }
+        if batch.baseline_responses:
+            record.update(baseline_response=batch.baseline_responses[i], baseline_reward=batch.baseline_rewards[i].item())
+        records.append(record)
+    return records

@@ -1,0 +1,61 @@
+"""What goes wrong in actors reaches the loop as one `ActorFailure`, and a failed start-up leaves no
+actor running (real Ray)."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+import ray
+
+from rlpost.cluster.failures import get_from
+from rlpost.config import build_config
+from rlpost.trainer import Trainer, TrainingFailed
+from rlpost.trainer.protocols import ActorFailure
+from tests.conftest import ROOT, TINY_EXPERIMENT, processes_with
+
+pytestmark = pytest.mark.slow
+
+
+@ray.remote
+class Faulty:
+    def fail(self, kind: str):
+        if kind == "value":
+            raise ValueError("bad input in row 7")
+        raise MemoryError("out of memory")
+
+
+def test_errors_raised_inside_an_actor_are_actor_failures():
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False)
+    actor = Faulty.remote()
+    try:
+        with pytest.raises(ActorFailure) as value:
+            get_from("policy learner", [actor.fail.remote("value")], 60)
+        with pytest.raises(ActorFailure) as memory:
+            get_from("reference model", [actor.fail.remote("memory")], 60)
+    finally:
+        ray.kill(actor)
+    assert (value.value.role, value.value.index) == ("policy learner", 0)
+    assert str(value.value) == "policy learner 0 failed: ValueError: bad input in row 7"
+    assert str(memory.value) == "reference model 0 failed: MemoryError: out of memory"
+
+
+def test_a_failed_start_up_stops_the_actors_already_started(tmp_path):
+    """The reward workers cannot load their plugin; the engine and learner started before them are stopped,
+    and the run fails with a message naming the worker."""
+    data = copy.deepcopy(TINY_EXPERIMENT)
+    data["run"]["dir"] = str(tmp_path / "run")
+    data["rollout"]["engine"] = "hf"
+    data["algorithm"]["kl_coef"] = 0.0
+    data["stages"][0]["envs"][0]["rewards"] = [{"name": f"{ROOT / 'tests/plugins/fails_in_actor.py'}:score"}]
+    with pytest.raises(TrainingFailed) as info:
+        Trainer(build_config(data)).run()
+    assert "reward worker 0 failed" in str(info.value) and "cannot load in a reward worker" in str(info.value)
+    deadline = time.monotonic() + 30
+    left = ["?"]
+    while left and time.monotonic() < deadline:
+        left = [m for m in ("ray::RolloutWorker", "ray::PolicyLearner", "ray::RewardWorker") if processes_with(m)]
+        time.sleep(0.5)
+    assert not left, f"still running after the failed start-up: {left}"
