@@ -246,6 +246,16 @@ class EvalConfig(Section):
         return self
 
 
+class HeldoutConfig(Section):
+    """Held-out accuracy during training on the current stage's test split: before the first step, every
+    `every` steps and after the last; logged as `heldout/greedy_accuracy` and `heldout/sampled_accuracy`."""
+
+    every: int = Field(0, ge=0, description="steps between evaluations (0: off)")
+    limit: int | None = Field(200, ge=1, description="problems per environment (the first of its test split); null: all")
+    samples: int = Field(4, ge=1, description="responses per problem at the rollout temperature (sampled accuracy)")
+    threshold: float = Field(1.0, description="a response is correct when its reward is at least this")
+
+
 class ContinualConfig(Section):
     """Continual post-training over `stages`: instance filtering before and evaluation after each stage."""
 
@@ -332,6 +342,7 @@ class ExperimentConfig(Section):
     )
     sft: SFTConfig = SFTConfig()
     continual: ContinualConfig = ContinualConfig()
+    heldout: HeldoutConfig = HeldoutConfig()
     cluster: ClusterConfig = ClusterConfig()
     data: DataConfig = DataConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -4,6 +4,7 @@ and the final policy. One step is `rlpost.trainer.step.Step`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rlpost.checkpoint import (
@@ -70,7 +71,8 @@ class Trainer:
         self.pad_id = pad_token_id(self.tokenizer)
         self.stages = load_stage_envs(cfg, "train")
         self.eval_tasks = eval_tasks(cfg) if cfg.continual.eval.enabled else []
-        every_env = [e for envs in self.stages for e in envs] + [e for t in self.eval_tasks for e in t.envs]
+        self.heldout = load_stage_envs(cfg, "test") if cfg.heldout.every else []
+        every_env = [e for envs in [*self.stages, *self.heldout] for e in envs] + [e for t in self.eval_tasks for e in t.envs]
         limit = getattr(AutoConfig.from_pretrained(self.model_path), "max_position_embeddings", None)
         algo = StageAlgorithm.for_stage(cfg, min(self.state.stage, len(cfg.stages) - 1))
         spec = LaunchSpec(
@@ -141,6 +143,8 @@ class Trainer:
             self.step += 1
             result = self.runner.run(sampler, algo, self.step)
             metrics = {**result.metrics, "stage": stage.name, **(first if k == 0 else {})}
+            if self.heldout and (self.step % self.cfg.heldout.every == 0 or k == stage.steps - 1):
+                metrics.update(self.evaluate_heldout(index))
             self.tracker.log(self.step, metrics, total)
             records = sample_records(result.batch, self.cfg.logging.samples_per_step, self.step)
             if records:
@@ -179,6 +183,24 @@ class Trainer:
                 self.cluster.engines.generate, after, self.step, self.score_env,
             )  # fmt: skip
 
+    def evaluate_heldout(self, index: int) -> dict[str, float]:
+        """Greedy and sampled accuracy (the rollout temperature, `heldout.samples` per problem) of the current
+        policy on stage `index`'s test split, pooled over its environments; also a `heldout` event."""
+        from rlpost.evaluation import evaluate
+
+        h, start = self.cfg.heldout, time.perf_counter()
+        results = evaluate(
+            self.model_path, self.heldout[index], 1, self.cluster.engines.generate, n=h.samples, threshold=h.threshold,
+            max_new_tokens=self.cfg.rollout.max_new_tokens, temperature=self.cfg.rollout.temperature,
+            top_p=self.cfg.rollout.top_p, limit=h.limit, seed=self.cfg.run.seed + self.step, score=self.score_env,
+        )  # fmt: skip
+        total = sum(r["n"] for r in results.values())
+        greedy = sum(r["greedy_accuracy"] * r["n"] for r in results.values()) / total
+        sampled = sum(r["pass@1"] * r["n"] for r in results.values()) / total
+        self.event("heldout", greedy=round(greedy, 4), sampled=round(sampled, 4), problems=total,
+                   seconds=round(time.perf_counter() - start, 2))  # fmt: skip
+        return {"heldout/greedy_accuracy": greedy, "heldout/sampled_accuracy": sampled}
+
     def catch_up_evaluation(self) -> None:
         """Evaluations a resumed run still owes: the start (nothing trained yet), or the stage a crash
         interrupted between its checkpoint and its matrix row."""
@@ -199,6 +221,8 @@ class Trainer:
             if self.state.finished:
                 return self.run_dir
             self.catch_up_evaluation()
+            if self.heldout and self.step == 0:
+                self.evaluate_heldout(0)  # the starting policy: an event at step 0
             total = sum(s.steps for s in self.cfg.stages)
             for index, (stage, envs) in enumerate(zip(self.cfg.stages, self.stages)):
                 if index < self.state.stage:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from envs.arithmetic import make_rows
 from rlpost.checkpoint import latest_checkpoint, read_state
 from rlpost.config import build_config
 from rlpost.trainer import Trainer, TrainingFailed
@@ -307,3 +308,17 @@ def test_resume_after_the_last_stage_checkpoint_only_writes_the_final_policy(tmp
     assert again.engines.calls == [] and again.learners.trained == []
     assert again.learners.loaded == [tmp_path / "run" / "checkpoints" / "stage_01_b"]
     assert read_state(tmp_path / "run" / "checkpoints" / "final").finished
+
+
+def test_heldout_accuracy_before_every_n_steps_and_at_the_end(tmp_path):
+    """Greedy answers are wrong, two of four samples right: greedy 0, sampled 0.5, on the test split."""
+    fakes = FakeCluster(right_first(2))
+    run_dir = train(experiment(tmp_path, steps=3, heldout={"every": 2, "limit": 5, "samples": 4}), fakes)
+    events = [e for e in lines(run_dir, "events.jsonl") if e["event"] == "heldout"]
+    assert [(e["step"], e["greedy"], e["sampled"], e["problems"]) for e in events] == [(s, 0.0, 0.5, 5) for s in (0, 2, 3)]
+    metrics = {m["step"]: m for m in lines(run_dir, "metrics.jsonl")}
+    assert "heldout/greedy_accuracy" not in metrics[1]
+    assert (metrics[2]["heldout/greedy_accuracy"], metrics[3]["heldout/sampled_accuracy"]) == (0.0, 0.5)
+    test_prompts = {r["prompt"] for r in make_rows("test", train_size=40, test_size=8)[:5]}
+    evaluated = [set(texts) for texts, spec in fakes.engines.calls if spec.n == 4 and spec.seed is not None]
+    assert evaluated and all(prompts == test_prompts for prompts in evaluated)
