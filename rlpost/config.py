@@ -403,9 +403,25 @@ class ExperimentConfig(Section):
                     f"{prefix}algorithm.name",
                     f"{stage_algo.name} and the run's {algo.name} differ in needing a critic; a stage cannot add or drop it",
                 )
+            recipe = ALGORITHMS[stage_algo.name]
+            if stage_algo.dynamic_sampling and not recipe.equal_rewards_no_signal:
+                fit = sorted(a.name for a in ALGORITHMS.values() if a.equal_rewards_no_signal)
+                raise _KeyedError(
+                    f"{prefix}algorithm.dynamic_sampling",
+                    f"{stage_algo.name}'s advantage is not zero for a group of equal rewards, so dropping such groups would bias "
+                    f"it; dynamic sampling is for {fit}",
+                )
             if stage_algo.dynamic_sampling and self.rollout.n < 2:
                 raise _KeyedError(
                     f"{prefix}algorithm.dynamic_sampling", f"needs groups of at least 2 samples (rollout.n), got {self.rollout.n}"
+                )
+            updates = self.learner.epochs * self.batch_size // self.mini_batch_size
+            if recipe.one_update_only(stage_algo.model_dump()) and updates > 1:
+                raise _KeyedError(
+                    "learner.mini_batch_size",
+                    f"{stage_algo.name} with these settings has no importance ratio, so it needs one optimizer step per "
+                    f"rollout batch (mini_batch_size = rollout.prompts_per_step * rollout.n = {self.batch_size}, epochs 1); "
+                    f"got {updates}",
                 )
         if self.batch_size % self.mini_batch_size:
             raise _KeyedError(

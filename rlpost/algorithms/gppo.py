@@ -23,6 +23,7 @@ GPPO = register_algorithm(
             dual_clip=p["dual_clip"],
         ),  # fmt: skip
         min_samples_per_prompt=2,
+        equal_rewards_no_signal=True,
         # the Klear-Reasoner recipe: ε_l 0.2, ε_h 0.28, dual clip c 10, no KL, token-mean
         defaults={"clip_high": 0.28, "dual_clip": 10.0},
     )

@@ -27,6 +27,7 @@ GRPO = register_algorithm(
             lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"], dual_clip=p["dual_clip"]
         ),
         min_samples_per_prompt=2,
+        equal_rewards_no_signal=True,
         defaults={"clip_high": 0.2},
     )
 )

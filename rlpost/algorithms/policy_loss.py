@@ -18,10 +18,11 @@ def _log_ratio(logprobs: torch.Tensor, old_logprobs: torch.Tensor) -> torch.Tens
 
 
 def _ratio_stats(log_ratio: torch.Tensor, ratio: torch.Tensor, response_mask: torch.Tensor) -> dict[str, float]:
-    """approx_kl (mean k3 of π_old vs π) and ratio_mean over response tokens."""
+    """approx_kl and ratio_mean over response tokens. approx_kl estimates KL(π_old ‖ π) from tokens sampled
+    by π_old with k3 = (ρ − 1) − log ρ, ρ = π/π_old (unbiased, never negative)."""
     with torch.no_grad():
         return {
-            "approx_kl": masked_mean(torch.exp(-log_ratio) - 1.0 + log_ratio, response_mask).item(),
+            "approx_kl": masked_mean(ratio - 1.0 - log_ratio, response_mask).item(),
             "ratio_mean": masked_mean(ratio, response_mask).item(),
         }
 

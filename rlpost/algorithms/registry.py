@@ -46,6 +46,10 @@ class Algorithm:
         (batch.values before advantages, returns as its targets). kl_placements: where the
         KL-to-reference term may go, the first being the default. defaults: values for the
         config keys left unset (None) under this algorithm.
+    equal_rewards_no_signal: a group whose rewards are all equal gets zero advantage (group-centred
+        estimators), so dynamic sampling may drop such groups without biasing the update.
+    one_update_only(params): the loss has no importance ratio under these settings, so it is only
+        right with one optimizer step per rollout batch (a config error otherwise).
     """
 
     name: str
@@ -57,6 +61,8 @@ class Algorithm:
     critic: bool = False
     kl_placements: tuple[str, ...] = ("loss",)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    equal_rewards_no_signal: bool = False
+    one_update_only: Callable[[Mapping[str, Any]], bool] = lambda params: False
 
 
 ALGORITHMS: dict[str, Algorithm] = {}

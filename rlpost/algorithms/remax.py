@@ -56,6 +56,9 @@ REMAX = register_algorithm(
         advantages=remax_batch_advantages,
         policy_loss=remax_policy_loss,
         greedy_baseline=True,
+        # the official update is plain REINFORCE: without a ratio, a second optimizer step on the same
+        # batch would be off-policy with no correction
+        one_update_only=lambda p: p["remax_update"] == "reinforce",
         kl_placements=("reward", "loss"),
         defaults={"clip_high": 0.2, "adv_clip": 5.0},
     )

@@ -38,8 +38,9 @@ class HFEngine:
                 eos_token_id=eos,
             )
             new = out[:, len(prompt) :]
-            # raw-model logprobs of the sampled tokens (causal, so padding after EOS is harmless)
-            logits = self.model(out).logits[:, len(prompt) - 1 : -1].float()
+            # logprobs of the sampled tokens under the sampling distribution (logits / temperature, as the
+            # learner computes them); causal, so padding after EOS is harmless
+            logits = self.model(out).logits[:, len(prompt) - 1 : -1].float() / (1.0 if greedy else spec.temperature)
             lp = torch.log_softmax(logits, -1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
             group = []
             for row, row_lp in zip(new.tolist(), lp.tolist()):

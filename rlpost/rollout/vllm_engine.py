@@ -40,6 +40,8 @@ class VLLMEngine:
             enforce_eager=True,
             max_model_len=max_model_len,
             enable_prefix_caching=True,
+            # logprobs of the distribution sampled from (after temperature), as the learner computes them
+            logprobs_mode="processed_logprobs",
         )
 
     def generate(self, prompts: list[list[int]], spec: SamplingSpec) -> list[list[Completion]]:

@@ -73,3 +73,33 @@ def test_rlpost_eval_with_vllm_scores_on_reward_workers(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["arithmetic", "3"]
     result = json.loads(out.read_text())["results"]["arithmetic"]
     assert result["n"] == 3 and result["reward_errors"] == 0
+
+
+def test_vllm_logprobs_agree_with_the_learner_at_temperature_0_7(tmp_path):
+    """vLLM returns the logprobs of the distribution it sampled from (logits / T), as the learner computes them."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from rlpost.batch import pad_sequences
+    from rlpost.cluster.actors import RolloutActor
+    from rlpost.cluster.runtime import actor_options, start_ray
+    from rlpost.config import ClusterConfig
+    from rlpost.learner.logprobs import batched_logprobs
+    from rlpost.rollout.vllm_engine import vllm_env
+
+    model = str(build_tiny_model(tmp_path / "model"))
+    start_ray(ClusterConfig())
+    actor = RolloutActor.options(**actor_options(vllm_env(2, 1))).remote("vllm", model_path=model, max_model_len=64)
+    prompt = [20, 21, 16, 22, 23, 33]
+    try:
+        out = ray.get(actor.generate.remote([prompt], SamplingSpec(n=8, max_new_tokens=6, temperature=0.7, seed=3)), timeout=300)
+    finally:
+        ray.kill(actor)
+    completions = out[0]
+    ids, mask, response = pad_sequences([prompt] * 8, [c.token_ids for c in completions], 0)
+    hf = AutoModelForCausalLM.from_pretrained(model).eval()
+    learner, raw = batched_logprobs(hf, ids, mask, 8, 0.7), batched_logprobs(hf, ids, mask, 8, 1.0)
+    engine = torch.cat([torch.tensor(c.logprobs) for c in completions])
+    at = response.bool()
+    assert (engine - learner[at]).abs().max().item() < 1e-4
+    assert (engine - raw[at]).abs().max().item() > 1e-3

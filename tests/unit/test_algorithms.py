@@ -351,8 +351,19 @@ def test_policy_loss_clipfrac_and_diagnostics():
     _, stats = clipped_policy_loss(lp, old, adv, mask, clip_low=0.2, clip_high=0.2)
     assert stats["clipfrac"] == pytest.approx(3 / 7)
     assert stats["ratio_mean"] == pytest.approx(6.8 / 7)
-    kl = [1 / r - 1 + math.log(r) for r in [1.5, 1.1, 0.5, 0.5, 1.5, 1.0, 0.7]]
+    kl = [r - 1 - math.log(r) for r in [1.5, 1.1, 0.5, 0.5, 1.5, 1.0, 0.7]]
     assert stats["approx_kl"] == pytest.approx(sum(kl) / 7)
+
+
+def test_approx_kl_estimates_kl_of_old_to_new_under_old_samples():
+    """π_old = (1/2, 1/2), π = (1/4, 3/4); each token drawn by π_old once (their probabilities are equal):
+    KL(π_old ‖ π) = ½·log 2 + ½·log(2/3) = 0.1438; the reverse KL(π ‖ π_old) would be 0.1308."""
+    old = torch.log(torch.tensor([[0.5, 0.5]], dtype=F64))
+    new = torch.log(torch.tensor([[0.25, 0.75]], dtype=F64))
+    ones = torch.ones(1, 2, dtype=F64)
+    _, stats = clipped_policy_loss(new, old, ones, ones, clip_low=0.2, clip_high=0.2)
+    assert stats["approx_kl"] == pytest.approx(0.5 * math.log(2) + 0.5 * math.log(2 / 3), abs=1e-12)
+    assert stats["approx_kl"] > 0
 
 
 @pytest.mark.parametrize("mode", list(BATCH_NORMALISERS))

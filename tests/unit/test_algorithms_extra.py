@@ -262,9 +262,9 @@ def test_reinforce_loss_value_gradient_and_stats():
     assert_close(loss.detach(), _t([[1.0, -1.0, 1.0]]))  # −A·logπ
     (grad,) = torch.autograd.grad(loss.sum(), lp)
     assert_close(grad, -adv)
-    # ratio over response tokens: [1, e^0.5]; k3 of d=0.5: e^-0.5 − 1 + 0.5
+    # ratio over response tokens: [1, e^0.5]; k3 of log ρ = 0.5: (e^0.5 − 1) − 0.5
     assert stats["ratio_mean"] == pytest.approx((1.0 + math.exp(0.5)) / 2)
-    assert stats["approx_kl"] == pytest.approx((math.exp(-0.5) - 0.5) / 2)
+    assert stats["approx_kl"] == pytest.approx((math.exp(0.5) - 1.5) / 2)
     assert stats["clipfrac"] == 0.0
 
 

@@ -327,16 +327,18 @@ def test_override_with_a_control_character_is_a_config_error():
 CONFIGS = ROOT / "configs"
 
 
-@pytest.mark.parametrize("name", ["grpo", "grpo_dapo", "remax", "gppo", "ppo"])
-def test_every_algorithm_config_validates(name):
-    cfg = load_config(CONFIGS / f"{name}_arithmetic.yaml")
-    assert cfg.algorithm.name == name.split("_")[0]
+RECIPE_CONFIGS = [("grpo", "grpo"), ("dapo", "grpo"), ("dr_grpo", "grpo"), ("remax", "remax"), ("gppo", "gppo"), ("ppo", "ppo")]
+
+
+@pytest.mark.parametrize("name, algorithm", RECIPE_CONFIGS)
+def test_every_algorithm_config_validates(name, algorithm):
+    assert load_config(CONFIGS / f"{name}_arithmetic.yaml").algorithm.name == algorithm
 
 
 def test_unset_keys_take_the_algorithms_defaults():
     gppo = load_config(QUICKSTART, ["algorithm.name=gppo", "algorithm.clip_high=null"])
     assert (gppo.algorithm.clip_high, gppo.algorithm.dual_clip, gppo.algorithm.kl_in) == (0.28, 10.0, "loss")
-    remax = load_config(QUICKSTART, ["algorithm.name=remax"])
+    remax = load_config(QUICKSTART, ["algorithm.name=remax", "learner.mini_batch_size=null"])
     assert (remax.algorithm.kl_in, remax.algorithm.adv_clip) == ("reward", 5.0)
     # a value set in YAML wins over the algorithm's default
     assert load_config(QUICKSTART, ["algorithm.name=gppo"]).algorithm.clip_high == 0.28  # quickstart sets 0.28
@@ -360,7 +362,8 @@ def test_kl_placement_the_algorithm_does_not_support():
 def test_adaptive_kl_needs_kl_in_the_reward():
     message = _error(["algorithm.kl_target=0.01"])
     assert message.startswith("algorithm.kl_target: ")
-    assert load_config(QUICKSTART, ["algorithm.name=remax", "algorithm.kl_target=0.01"]).algorithm.kl_target == 0.01
+    remax = load_config(QUICKSTART, ["algorithm.name=remax", "algorithm.kl_target=0.01", "learner.mini_batch_size=null"])
+    assert remax.algorithm.kl_target == 0.01
 
 
 @pytest.mark.parametrize(
@@ -381,9 +384,21 @@ def test_out_of_range_algorithm_values(override, key):
     assert _error([override]).startswith(f"{key}: ")
 
 
-def test_dynamic_sampling_needs_groups():
-    message = _error(["algorithm.name=remax", "rollout.n=1", "learner.mini_batch_size=64", "algorithm.dynamic_sampling=true"])
-    assert message.startswith("algorithm.dynamic_sampling: ")
+@pytest.mark.parametrize("name", ["remax", "ppo"])
+def test_dynamic_sampling_only_where_equal_rewards_carry_no_signal(name):
+    one_update = ["learner.mini_batch_size=null", "critic.model=policy"]
+    message = _error([f"algorithm.name={name}", "algorithm.dynamic_sampling=true", *one_update])
+    assert message.startswith("algorithm.dynamic_sampling: ") and "not zero for a group of equal rewards" in message
+    assert "['gppo', 'grpo']" in message
+    assert load_config(QUICKSTART, ["algorithm.dynamic_sampling=true"]).algorithm.dynamic_sampling
+
+
+def test_remax_reinforce_needs_one_optimizer_step_per_rollout_batch():
+    message = _error(["algorithm.name=remax", "learner.mini_batch_size=64"])  # 512 sequences: 8 optimizer steps
+    assert message.startswith("learner.mini_batch_size: ") and "got 8" in message
+    assert _error(["algorithm.name=remax", "learner.mini_batch_size=null", "learner.epochs=2"]).endswith("got 2")
+    clipped = load_config(QUICKSTART, ["algorithm.name=remax", "algorithm.remax_update=clipped", "learner.mini_batch_size=64"])
+    assert clipped.algorithm.remax_update == "clipped"
 
 
 def test_overlong_buffer_within_the_token_budget():
