@@ -104,8 +104,10 @@ class RolloutConfig(Section):
 class AlgorithmConfig(Section):
     """Keys left unset (None) take the registered algorithm's default (e.g. GPPO: clip_high 0.28, dual_clip 10)."""
 
-    name: str = Field("grpo", description="registered algorithm name: grpo, gppo, remax, ppo, ...")
-    clip_low: float = Field(0.2, ge=0, lt=1, description="ε_low of the clipped ratio")
+    name: str = Field("grpo", description="registered algorithm name: grpo, gppo, remax, ppo, rloo, reinforce_pp, gspo, ...")
+    clip_low: float | None = Field(
+        None, ge=0, lt=1, description="ε_low of the clipped ratio (default 0.2; GSPO 3e-4, CISPO 0.99)"
+    )
     clip_high: float | None = Field(None, ge=0, le=10, description="ε_high of the clipped ratio (default 0.2; GPPO 0.28)")
     dual_clip: float | None = Field(None, gt=1, description="dual-clip c for negative advantages (off; GPPO default 10)")
     beta1: float = Field(1.0, ge=0, description="GPPO: gradient weight on tokens clipped from below with A<0")
@@ -155,6 +157,8 @@ class AlgorithmConfig(Section):
         for key, value in algo.defaults.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        if self.clip_low is None:
+            self.clip_low = 0.2
         if self.clip_high is None:
             self.clip_high = 0.2
         if self.kl_target is not None and (self.kl_in != "reward" or self.kl_coef == 0):

@@ -2,7 +2,7 @@
 
 Importing this package registers the built-in algorithms."""
 
-from rlpost.algorithms import gppo, grpo, ppo, remax  # noqa: F401  (register the built-in algorithms)
+from rlpost.algorithms import cispo, gppo, grpo, gspo, ppo, reinforce_pp, remax, rloo  # noqa: F401  (registers them)
 from rlpost.algorithms.aggregation import LOSS_AGG_MODES, aggregate_token_loss, masked_mean
 from rlpost.algorithms.kl import KL_ESTIMATORS, kl_penalty
 from rlpost.algorithms.registry import ALGORITHMS, KL_PLACEMENTS, Advantages, Algorithm, get_algorithm, register_algorithm

@@ -152,3 +152,53 @@ def remax_advantages(
     if clip is not None:
         adv = adv.clamp(-clip, clip)
     return adv.unsqueeze(-1) * response_mask.to(dtype)
+
+
+def rloo_advantages(rewards: torch.Tensor, group_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
+    """RLOO (Ahmadian et al. 2024): each sample's baseline is the mean reward of the other samples of its
+    group, A_i = r_i − (Σ_g r − r_i)/(n − 1) = n/(n − 1)·(r_i − mean_g); a group of one gets A = 0.
+    rewards [B], group_ids [B], response_mask [B, T] -> [B, T] (A broadcast to response tokens)."""
+    rewards = rewards.to(torch.float32)
+    scores = torch.zeros_like(rewards)
+    for gid in torch.unique(group_ids):
+        idx = group_ids == gid
+        group = rewards[idx]
+        n = group.numel()
+        if n < 2 or bool((group == group[0]).all()):
+            continue
+        scores[idx] = group - (group.sum() - group) / (n - 1)
+    return scores.unsqueeze(-1) * response_mask.to(torch.float32)
+
+
+def discounted_returns(token_rewards: torch.Tensor, response_mask: torch.Tensor, *, gamma: float = 1.0) -> torch.Tensor:
+    """G_t = r_t + γ·G_next over response tokens (positions with mask 0 are skipped, G carried through);
+    token_rewards, response_mask [B, T] -> [B, T], 0 outside the mask."""
+    mask = response_mask.bool()
+    running = torch.zeros(token_rewards.shape[0], dtype=token_rewards.dtype, device=token_rewards.device)
+    out = torch.zeros_like(token_rewards)
+    for t in reversed(range(token_rewards.shape[-1])):
+        running = torch.where(mask[:, t], token_rewards[:, t] + gamma * running, running)
+        out[:, t] = running
+    return torch.where(mask, out, torch.zeros((), dtype=out.dtype, device=out.device))
+
+
+def reinforce_pp_advantages(
+    rewards: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    kl: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
+    gamma: float = 1.0,
+    group_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """REINFORCE++ (Hu 2025): token rewards −β·kl_t plus the sequence reward at the last token, their
+    discounted returns, then whitened over every response token of the batch (the global normalisation
+    that replaces a critic). With `group_ids` (REINFORCE++-baseline) each reward first has its group's
+    mean subtracted. rewards [B], response_mask / kl [B, T] -> [B, T]."""
+    if group_ids is not None:
+        rewards = rewards.to(torch.promote_types(rewards.dtype, torch.float32)).clone()
+        for gid in torch.unique(group_ids):
+            idx = group_ids == gid
+            rewards[idx] = rewards[idx] - rewards[idx].mean()
+    token_rewards = token_level_rewards(rewards, response_mask, kl=kl, kl_coef=kl_coef)
+    return masked_whiten(discounted_returns(token_rewards, response_mask, gamma=gamma), response_mask)

@@ -146,3 +146,59 @@ def reinforce_policy_loss(
     stats = {"clipfrac": 0.0}
     stats.update(_ratio_stats(log_ratio, torch.exp(log_ratio), response_mask))
     return token_loss, stats
+
+
+def gspo_policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    clip_low: float,
+    clip_high: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """GSPO (Zheng et al. 2025): one importance ratio per sequence, length-normalised,
+    s_i = exp(mean_t (logπ − logπ_old)), and the clipped objective at sequence level,
+    ℓ_i = max(−s_i·A_i, −clip(s_i, 1 − ε_low, 1 + ε_high)·A_i), A_i the sequence's advantage.
+
+    All tensors [B, T]; ℓ_i is placed on every response token of row i, so `seq-mean-token-mean`
+    aggregation gives the paper's mean over sequences. Diagnostics: seq_clipfrac (share of sequences
+    on the clipped branch), seq_ratio_mean, approx_kl and ratio_mean (token level).
+    """
+    log_ratio = _log_ratio(logprobs, old_logprobs)
+    mask = response_mask.to(log_ratio.dtype)
+    lengths = mask.sum(-1).clamp(min=1.0)
+    seq_ratio = torch.exp((log_ratio * mask).sum(-1) / lengths)
+    seq_adv = (advantages * mask).sum(-1) / lengths
+    unclipped = -seq_adv * seq_ratio
+    clipped = -seq_adv * seq_ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
+    seq_loss = torch.maximum(unclipped, clipped)
+    has_tokens = mask.sum(-1) > 0
+    stats = {
+        "seq_clipfrac": float(((clipped > unclipped) & has_tokens).sum()) / max(1, int(has_tokens.sum())),
+        "seq_ratio_mean": float(seq_ratio.detach()[has_tokens].mean()) if bool(has_tokens.any()) else 1.0,
+    }
+    stats.update(_ratio_stats(log_ratio.detach(), torch.exp(log_ratio.detach()), response_mask))
+    return seq_loss.unsqueeze(-1) * mask, stats
+
+
+def cispo_policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    clip_low: float,
+    clip_high: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """CISPO (MiniMax-M1, 2025): REINFORCE with a clipped, stop-gradient importance weight,
+    ℓ_t = −sg(clip(ρ_t, 1 − ε_low, 1 + ε_high))·A_t·logπ_t. Unlike PPO no token loses its gradient;
+    clipping only bounds its weight. All tensors [B, T]. Diagnostics: clipfrac (share of response
+    tokens whose weight was clipped), approx_kl, ratio_mean."""
+    log_ratio = _log_ratio(logprobs, old_logprobs).detach()
+    ratio = torch.exp(log_ratio)
+    weight = ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
+    token_loss = -weight * advantages * logprobs
+    stats = {"clipfrac": masked_mean((weight != ratio).to(ratio.dtype), response_mask).item()}
+    stats.update(_ratio_stats(log_ratio, ratio, response_mask))
+    return token_loss, stats

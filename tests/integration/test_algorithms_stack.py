@@ -16,7 +16,10 @@ from tests.conftest import ROOT, TINY_EXPERIMENT
 pytestmark = pytest.mark.slow
 
 STEPS = 3
-CONFIGS = ["grpo_arithmetic", "dapo_arithmetic", "dr_grpo_arithmetic", "remax_arithmetic", "gppo_arithmetic", "ppo_arithmetic"]
+CONFIGS = [
+    "grpo_arithmetic", "dapo_arithmetic", "dr_grpo_arithmetic", "remax_arithmetic", "gppo_arithmetic", "ppo_arithmetic",
+    "rloo_arithmetic", "reinforce_pp_arithmetic", "reinforce_pp_baseline_arithmetic", "gspo_arithmetic", "cispo_arithmetic",
+]  # fmt: skip
 
 
 def run_config(name: str, tmp_path) -> tuple[list[dict], list[dict]]:
@@ -56,7 +59,8 @@ def test_algorithm_config_runs(name, tmp_path):
     for m in metrics:
         assert_finite(m, base)
     last = metrics[-1]
-    assert_finite(last, ["actor/pg_loss", "actor/grad_norm", "actor/clipfrac", "actor/entropy"])
+    clipfrac = "actor/seq_clipfrac" if name == "gspo_arithmetic" else "actor/clipfrac"
+    assert_finite(last, ["actor/pg_loss", "actor/grad_norm", clipfrac, "actor/entropy"])
     assert last["actor/grad_norm"] > 0
 
     if name == "remax_arithmetic":
@@ -81,3 +85,17 @@ def test_algorithm_config_runs(name, tmp_path):
             assert 1 <= m["sampling/rounds"] <= 3
             # after dynamic sampling, only topped-up groups may have all-equal rewards
             assert m["groups/all_equal_frac"] * 4 <= m["sampling/topped_up_groups"] + 1e-9
+    if name.startswith("reinforce_pp"):
+        for m in metrics:  # the advantage is whitened over the batch's response tokens; the KL went into the rewards
+            assert m["advantage/token_std"] == pytest.approx(1.0, abs=1e-3)
+            assert_finite(m, ["kl/mean", "time/ref_s", "time/old_logprobs_s"])
+    if name == "gspo_arithmetic":
+        for m in metrics[1:]:  # sequence ratios stay near 1; the tiny range clips some of them after the first update
+            assert_finite(m, ["actor/seq_ratio_mean", "actor/seq_clipfrac"])
+            assert abs(m["actor/seq_ratio_mean"] - 1.0) < 0.1
+        assert max(m["actor/seq_clipfrac"] for m in metrics) > 0
+    if name == "cispo_arithmetic":
+        # clipped tokens keep their gradient: the loss never flattens to zero gradient
+        assert all(m["actor/grad_norm"] > 0 for m in metrics)
+    if name == "rloo_arithmetic":
+        assert all(m["advantage/mean_abs"] > 0 for m in metrics if m["groups/all_equal_frac"] < 1)

@@ -327,7 +327,8 @@ def test_override_with_a_control_character_is_a_config_error():
 CONFIGS = ROOT / "configs"
 
 
-RECIPE_CONFIGS = [("grpo", "grpo"), ("dapo", "grpo"), ("dr_grpo", "grpo"), ("remax", "remax"), ("gppo", "gppo"), ("ppo", "ppo")]
+RECIPES = ["grpo", "remax", "gppo", "ppo", "rloo", "reinforce_pp", "reinforce_pp_baseline", "gspo", "cispo"]
+RECIPE_CONFIGS = [(name, name) for name in RECIPES] + [("dapo", "grpo"), ("dr_grpo", "grpo")]
 
 
 @pytest.mark.parametrize("name, algorithm", RECIPE_CONFIGS)
@@ -389,7 +390,7 @@ def test_dynamic_sampling_only_where_equal_rewards_carry_no_signal(name):
     one_update = ["learner.mini_batch_size=null", "critic.model=policy"]
     message = _error([f"algorithm.name={name}", "algorithm.dynamic_sampling=true", *one_update])
     assert message.startswith("algorithm.dynamic_sampling: ") and "not zero for a group of equal rewards" in message
-    assert "['gppo', 'grpo']" in message
+    assert "['cispo', 'gppo', 'grpo', 'gspo', 'rloo']" in message
     assert load_config(QUICKSTART, ["algorithm.dynamic_sampling=true"]).algorithm.dynamic_sampling
 
 
