@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rlpost.algorithms import ALGORITHMS, KL_ESTIMATORS, KL_PLACEMENTS, LOSS_AGG_MODES
+from rlpost.algorithms import ALGORITHMS, KL_ESTIMATORS, KL_PLACEMENTS, LOSS_AGG_MODES, get_algorithm, resolve_algorithm
 
 
 class ConfigError(ValueError):
@@ -102,9 +102,18 @@ class RolloutConfig(Section):
 
 
 class AlgorithmConfig(Section):
-    """Keys left unset (None) take the registered algorithm's default (e.g. GPPO: clip_high 0.28, dual_clip 10)."""
+    """Keys left unset (None) take the registered algorithm's default (e.g. GPPO: clip_high 0.28, dual_clip 10).
+    A recipe with settings of its own takes them as further keys here, validated by its settings model."""
 
-    name: str = Field("grpo", description="registered algorithm name: grpo, gppo, remax, ppo, rloo, reinforce_pp, gspo, ...")
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    name: str = Field(
+        "grpo",
+        description="a registered recipe (grpo, gppo, remax, ppo, rloo, reinforce_pp, gspo, cispo, ...), an entry point of "
+        "rlpost.algorithms, or pkg.module:attr / path/to/file.py:attr",
+    )
+    advantage: str | None = Field(None, description="the advantage estimator, replacing the recipe's (e.g. rloo, gae)")
+    loss: str | None = Field(None, description="the policy loss, replacing the recipe's (e.g. clipped, gppo, gspo, cispo)")
     clip_low: float | None = Field(
         None, ge=0, lt=1, description="ε_low of the clipped ratio (default 0.2; GSPO 3e-4, CISPO 0.99)"
     )
@@ -143,13 +152,25 @@ class AlgorithmConfig(Section):
     @field_validator("name")
     @classmethod
     def _registered(cls, v: str) -> str:
-        if v not in ALGORITHMS:
-            raise ValueError(f"expected one of {sorted(ALGORITHMS)}, got {v!r}")
+        try:
+            get_algorithm(v)
+        except KeyError:
+            raise ValueError(f"expected one of {sorted(ALGORITHMS)} or pkg.module:attr / file.py:attr, got {v!r}") from None
+        except Exception as e:  # noqa: BLE001 - a plugin that fails to load is a config error
+            raise ValueError(f"cannot load algorithm {v!r}: {type(e).__name__}: {' '.join(str(e).split())[:200]}") from None
         return v
 
     @model_validator(mode="after")
     def _algorithm_defaults(self) -> AlgorithmConfig:
-        algo = ALGORITHMS[self.name]
+        try:
+            algo = resolve_algorithm({"name": self.name, "advantage": self.advantage, "loss": self.loss})
+        except KeyError as e:
+            key = "advantage" if "estimator" in str(e) else "loss"
+            raise ValueError(f"{key}: {e.args[0]}") from None
+        conflict = algo.conflict()
+        if conflict:
+            raise ValueError(f"{'loss' if self.loss else 'advantage'}: {conflict}")
+        self._own_settings(algo)
         if self.kl_in is None:
             self.kl_in = algo.kl_placements[0]
         elif self.kl_in not in algo.kl_placements:
@@ -164,6 +185,24 @@ class AlgorithmConfig(Section):
         if self.kl_target is not None and (self.kl_in != "reward" or self.kl_coef == 0):
             raise ValueError("kl_target: the adaptive KL controller needs kl_in: reward and kl_coef > 0")
         return self
+
+    def _own_settings(self, algo) -> None:
+        """Keys beyond the shared ones belong to the recipe's settings model (defaults filled in); without
+        one they are unknown keys."""
+        extra = dict(self.__pydantic_extra__ or {})
+        if algo.settings is None:
+            if extra:
+                raise ValueError(f"{next(iter(extra))}: unknown key ({algo.name} has no settings of its own)")
+            return
+        try:
+            own = algo.settings.model_validate(extra)
+        except ValidationError as e:
+            first = e.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ValueError(f"{key}: {msg}") from None
+        for key, value in own.model_dump().items():
+            setattr(self, key, value)
 
 
 class CriticConfig(Section):
@@ -394,22 +433,22 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        algo = ALGORITHMS[self.algorithm.name]
+        algo = resolve_algorithm(self.algorithm.model_dump())
         for i in range(len(self.stages)):
             stage_algo = self.stage_algorithm(i)
             prefix = "" if stage_algo is self.algorithm else f"stages.{i}."
-            needs = ALGORITHMS[stage_algo.name].min_samples_per_prompt
+            recipe = resolve_algorithm(stage_algo.model_dump())
+            needs = recipe.min_samples_per_prompt
             if self.rollout.n < needs:
                 where = "rollout.n" if not prefix else f"{prefix}algorithm.name"
                 raise _KeyedError(where, f"{stage_algo.name} needs at least {needs} samples per prompt, got {self.rollout.n}")
-            if ALGORITHMS[stage_algo.name].critic != algo.critic:
+            if recipe.critic != algo.critic:
                 raise _KeyedError(
                     f"{prefix}algorithm.name",
                     f"{stage_algo.name} and the run's {algo.name} differ in needing a critic; a stage cannot add or drop it",
                 )
-            recipe = ALGORITHMS[stage_algo.name]
             if stage_algo.dynamic_sampling and not recipe.equal_rewards_no_signal:
-                fit = sorted(a.name for a in ALGORITHMS.values() if a.equal_rewards_no_signal)
+                fit = sorted({a.name for a in ALGORITHMS.values() if a.equal_rewards_no_signal})
                 raise _KeyedError(
                     f"{prefix}algorithm.dynamic_sampling",
                     f"{stage_algo.name}'s advantage is not zero for a group of equal rewards, so dropping such groups would bias "

@@ -10,13 +10,13 @@ the `rlpost.rewards` entry-point group), or by reference: `pkg.module:attr` or
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
+
+from rlpost.plugins import load_attr
 
 ENTRY_POINT_GROUP = "rlpost.rewards"
 
@@ -93,23 +93,6 @@ def load_builtins() -> None:
     importlib.import_module("rewards")
 
 
-def _load_attr(spec: str) -> Any:
-    module_part, _, attr = spec.rpartition(":")
-    if module_part.endswith(".py"):
-        path = Path(module_part)
-        if not path.is_file():
-            raise ValueError(f"reward file {module_part!r} not found")
-        mod_spec = importlib.util.spec_from_file_location(f"rlpost_user_{path.stem}", path)
-        module = importlib.util.module_from_spec(mod_spec)
-        mod_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_part)
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
-
-
 def _as_plugin(spec: str, obj: Any) -> RewardPlugin:
     """A loaded object as a plugin: itself, its registration (loading may register it), or a wrapper."""
     if isinstance(obj, RewardPlugin):
@@ -126,7 +109,7 @@ def resolve_reward(spec: str) -> RewardPlugin:
     if spec in REWARDS:
         return REWARDS[spec]
     if ":" in spec:
-        return _as_plugin(spec, _load_attr(spec))
+        return _as_plugin(spec, load_attr(spec, "reward"))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == spec:
             return _as_plugin(spec, ep.load())

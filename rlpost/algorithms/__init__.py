@@ -5,12 +5,30 @@ Importing this package registers the built-in algorithms."""
 from rlpost.algorithms import cispo, gppo, grpo, gspo, ppo, reinforce_pp, remax, rloo  # noqa: F401  (registers them)
 from rlpost.algorithms.aggregation import LOSS_AGG_MODES, aggregate_token_loss, masked_mean
 from rlpost.algorithms.kl import KL_ESTIMATORS, kl_penalty
-from rlpost.algorithms.registry import ALGORITHMS, KL_PLACEMENTS, Advantages, Algorithm, get_algorithm, register_algorithm
+from rlpost.algorithms.registry import (
+    ALGORITHMS,
+    ESTIMATORS,
+    KL_PLACEMENTS,
+    LOSSES,
+    Advantages,
+    Algorithm,
+    Estimator,
+    PolicyLoss,
+    get_algorithm,
+    register_algorithm,
+    register_estimator,
+    register_loss,
+    resolve_algorithm,
+)
 
 __all__ = [
     "ALGORITHMS",
+    "ESTIMATORS",
+    "LOSSES",
     "Advantages",
     "Algorithm",
+    "Estimator",
+    "PolicyLoss",
     "KL_PLACEMENTS",
     "KL_ESTIMATORS",
     "LOSS_AGG_MODES",
@@ -19,4 +37,7 @@ __all__ = [
     "kl_penalty",
     "masked_mean",
     "register_algorithm",
+    "register_estimator",
+    "register_loss",
+    "resolve_algorithm",
 ]

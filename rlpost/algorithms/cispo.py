@@ -4,20 +4,23 @@ ratio, so clipped tokens keep their gradient. MiniMax clips only from above: ε_
 
 from __future__ import annotations
 
-from rlpost.algorithms.grpo import group_advantages
+import rlpost.algorithms.common  # noqa: F401  (the group estimator)
 from rlpost.algorithms.policy_loss import cispo_policy_loss
-from rlpost.algorithms.registry import Algorithm, register_algorithm
+from rlpost.algorithms.registry import Algorithm, PolicyLoss, register_algorithm, register_loss
 
+register_loss(
+    PolicyLoss(
+        name="cispo",
+        description="REINFORCE weighted by a clipped, stop-gradient importance ratio (no token loses its gradient)",
+        fn=lambda lp, old, adv, mask, p: cispo_policy_loss(lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"]),
+    )
+)
 register_algorithm(
     Algorithm(
         name="cispo",
-        description="group advantages, REINFORCE with a clipped stop-gradient importance weight (no token loses its gradient)",
-        advantages=group_advantages,
-        policy_loss=lambda lp, old, adv, mask, p: cispo_policy_loss(
-            lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"]
-        ),
-        min_samples_per_prompt=2,
-        equal_rewards_no_signal=True,
+        description="group advantages, REINFORCE with a clipped stop-gradient importance weight",
+        estimator="group",
+        loss="cispo",
         defaults={"clip_low": 0.99, "clip_high": 0.28},
     )
 )

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import rlpost.algorithms.common  # noqa: F401  (the clipped loss)
 from rlpost.algorithms.advantages import gae_advantages, masked_whiten, token_level_rewards
 from rlpost.algorithms.aggregation import masked_mean
 from rlpost.algorithms.kl import kl_penalty
-from rlpost.algorithms.policy_loss import clipped_policy_loss
-from rlpost.algorithms.registry import Advantages, Algorithm, register_algorithm
+from rlpost.algorithms.registry import Advantages, Algorithm, Estimator, register_algorithm, register_estimator
 from rlpost.algorithms.value import explained_variance
 
 
@@ -35,16 +35,22 @@ def ppo_advantages(batch, p: Mapping[str, Any]) -> Advantages:
     return Advantages(adv, returns, stats)
 
 
+register_estimator(
+    Estimator(
+        name="gae",
+        description="GAE(γ, λ) over a learned critic; token rewards −β·k1 with the sequence reward at the last token",
+        fn=ppo_advantages,
+        critic=True,
+        kl_placements=("reward", "loss"),
+        token_level=True,
+    )
+)
 PPO = register_algorithm(
     Algorithm(
         name="ppo",
         description="GAE advantages from a learned critic, KL penalty in the token rewards, clipped ratio loss",
-        advantages=ppo_advantages,
-        policy_loss=lambda lp, old, adv, mask, p: clipped_policy_loss(
-            lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"], dual_clip=p["dual_clip"]
-        ),
-        critic=True,
-        kl_placements=("reward", "loss"),
+        estimator="gae",
+        loss="clipped",
         defaults={"clip_high": 0.2},
     )
 )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import rlpost.algorithms.common  # noqa: F401  (the clipped loss)
 from rlpost.algorithms.advantages import reinforce_pp_advantages
 from rlpost.algorithms.aggregation import masked_mean
 from rlpost.algorithms.kl import kl_penalty
-from rlpost.algorithms.policy_loss import clipped_policy_loss
-from rlpost.algorithms.registry import Advantages, Algorithm, register_algorithm
+from rlpost.algorithms.registry import Advantages, Algorithm, Estimator, register_algorithm, register_estimator
 
 
 def _advantages(batch, p: Mapping[str, Any], grouped: bool) -> Advantages:
@@ -26,26 +26,18 @@ def _advantages(batch, p: Mapping[str, Any], grouped: bool) -> Advantages:
     return Advantages(adv, stats=stats)
 
 
-def _loss(lp, old, adv, mask, p):
-    return clipped_policy_loss(lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"], dual_clip=p["dual_clip"])
-
-
-register_algorithm(
-    Algorithm(
-        name="reinforce_pp",
-        description="REINFORCE++: token KL in the reward, returns whitened over the batch, clipped ratio loss",
-        advantages=lambda batch, p: _advantages(batch, p, grouped=False),
-        policy_loss=_loss,
-        kl_placements=("reward", "loss"),
+for name, grouped, doc in (
+    ("reinforce_pp", False, "REINFORCE++: token KL in the reward, returns whitened over the batch"),
+    ("reinforce_pp_baseline", True, "REINFORCE++ with the prompt's mean reward subtracted before the batch whitening"),
+):
+    register_estimator(
+        Estimator(
+            name=name,
+            description=doc,
+            fn=lambda batch, p, grouped=grouped: _advantages(batch, p, grouped),
+            min_samples_per_prompt=2 if grouped else 1,
+            kl_placements=("reward", "loss"),
+            token_level=True,
+        )
     )
-)
-register_algorithm(
-    Algorithm(
-        name="reinforce_pp_baseline",
-        description="REINFORCE++ with the group's mean reward subtracted before the batch normalisation",
-        advantages=lambda batch, p: _advantages(batch, p, grouped=True),
-        policy_loss=_loss,
-        min_samples_per_prompt=2,
-        kl_placements=("reward", "loss"),
-    )
-)
+    register_algorithm(Algorithm(name=name, description=f"{doc}; clipped ratio loss", estimator=name, loss="clipped"))

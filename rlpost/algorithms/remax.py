@@ -16,9 +16,18 @@ import torch
 
 from rlpost.algorithms.advantages import remax_advantages
 from rlpost.algorithms.aggregation import masked_mean
+from rlpost.algorithms.common import clipped_loss
 from rlpost.algorithms.kl import kl_penalty
-from rlpost.algorithms.policy_loss import clipped_policy_loss, reinforce_policy_loss
-from rlpost.algorithms.registry import Advantages, Algorithm, register_algorithm
+from rlpost.algorithms.policy_loss import reinforce_policy_loss
+from rlpost.algorithms.registry import (
+    Advantages,
+    Algorithm,
+    Estimator,
+    PolicyLoss,
+    register_algorithm,
+    register_estimator,
+    register_loss,
+)
 
 
 def remax_returns(
@@ -45,21 +54,35 @@ def remax_batch_advantages(batch, p: Mapping[str, Any]) -> Advantages:
 
 def remax_policy_loss(lp, old, adv, mask, p: Mapping[str, Any]):
     if p["remax_update"] == "clipped":
-        return clipped_policy_loss(lp, old, adv, mask, clip_low=p["clip_low"], clip_high=p["clip_high"], dual_clip=p["dual_clip"])
+        return clipped_loss(lp, old, adv, mask, p)
     return reinforce_policy_loss(lp, old, adv, mask)
 
 
+register_estimator(
+    Estimator(
+        name="remax",
+        description="r(sample) − r(greedy) of the same prompt, clipped to ±adv_clip; official returns with KL in the reward",
+        fn=remax_batch_advantages,
+        greedy_baseline=True,
+        kl_placements=("reward", "loss"),
+        token_level=True,
+    )
+)
+register_loss(
+    PolicyLoss(
+        name="remax",
+        description="ReMax's update: one-step REINFORCE (remax_update: reinforce) or the clipped ratio loss (clipped)",
+        fn=remax_policy_loss,
+        # plain REINFORCE has no ratio: a second optimizer step on the same batch would be off-policy, uncorrected
+        one_update_only=lambda p: p["remax_update"] == "reinforce",
+    )
+)
 REMAX = register_algorithm(
     Algorithm(
         name="remax",
         description="REINFORCE with a greedy-decoding reward baseline; no critic, no group",
-        advantages=remax_batch_advantages,
-        policy_loss=remax_policy_loss,
-        greedy_baseline=True,
-        # the official update is plain REINFORCE: without a ratio, a second optimizer step on the same
-        # batch would be off-policy with no correction
-        one_update_only=lambda p: p["remax_update"] == "reinforce",
-        kl_placements=("reward", "loss"),
+        estimator="remax",
+        loss="remax",
         defaults={"clip_high": 0.2, "adv_clip": 5.0},
     )
 )

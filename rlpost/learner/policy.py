@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rlpost.algorithms import aggregate_token_loss, get_algorithm, kl_penalty, masked_mean
+from rlpost.algorithms import aggregate_token_loss, kl_penalty, masked_mean, resolve_algorithm
 from rlpost.batch import RolloutBatch
 from rlpost.learner.deepspeed_learner import DeepSpeedLearner, LearnerSpec
 from rlpost.learner.logprobs import batched_logprobs, token_logprobs
@@ -16,12 +16,12 @@ class PolicyLearner(DeepSpeedLearner):
     loss_name = "pg_loss"
 
     def __init__(self, spec: LearnerSpec, algorithm: dict, rank: int, master_addr: str, master_port: int):
-        self.algorithm = get_algorithm(algorithm["name"])
+        self.algorithm = resolve_algorithm(algorithm)
         super().__init__(spec, algorithm, rank, master_addr, master_port)
 
     def set_params(self, params: dict) -> None:
         super().set_params(params)
-        self.algorithm = get_algorithm(params["name"])
+        self.algorithm = resolve_algorithm(params)
 
     def load_model(self):
         from transformers import AutoModelForCausalLM

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rlpost.algorithms import Algorithm, get_algorithm
+from rlpost.algorithms import Algorithm, resolve_algorithm
 from rlpost.algorithms.shaping import adaptive_kl_coef
 from rlpost.config import AlgorithmConfig, ExperimentConfig
 
@@ -25,7 +25,7 @@ class StageAlgorithm:
         params = config.model_dump()
         if kl_coef is not None:
             params["kl_coef"] = kl_coef
-        return cls(config, get_algorithm(config.name), params, cfg.critic.value_clip)
+        return cls(config, resolve_algorithm(params), params, cfg.critic.value_clip)
 
     @property
     def critic_params(self) -> dict[str, Any] | None:

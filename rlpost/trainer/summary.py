@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlpost.algorithms import get_algorithm
+from rlpost.algorithms import resolve_algorithm
 from rlpost.config import ExperimentConfig
 
 
 def describe(cfg: ExperimentConfig) -> dict[str, Any]:
-    algo = get_algorithm(cfg.algorithm.name)
+    algo = resolve_algorithm(cfg.algorithm.model_dump())
     return {
         "method": cfg.method,
         "algorithm": algo.name,
+        "advantage": algo.estimator,
+        "loss": algo.loss,
         "run_dir": str(cfg.run.path),
         "steps": sum(s.steps for s in cfg.stages),
         "sequences_per_step": cfg.batch_size,

@@ -3,6 +3,7 @@ reward workers), with its own parts visibly at work."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -99,3 +100,15 @@ def test_algorithm_config_runs(name, tmp_path):
         assert all(m["actor/grad_norm"] > 0 for m in metrics)
     if name == "rloo_arithmetic":
         assert all(m["advantage/mean_abs"] > 0 for m in metrics if m["groups/all_equal_frac"] < 1)
+
+
+def test_a_plugin_algorithm_trains_through_the_real_stack(tmp_path):
+    """A recipe from a file outside the package, with its own hyperparameter: the learner actors load it too."""
+    data = copy.deepcopy(TINY_EXPERIMENT)
+    data["run"]["dir"] = str(tmp_path / "plugin")
+    data["stages"][0]["steps"] = 2
+    data["algorithm"] = {"name": f"{ROOT / 'tests/plugins/scaled_grpo.py'}:SCALED_GRPO", "adv_scale": 3.0, "kl_coef": 0.0}
+    run_dir = Trainer(build_config(data)).run()
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all(m["advantage/scale"] == 3.0 and m["actor/grad_norm"] > 0 for m in metrics)

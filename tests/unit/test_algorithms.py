@@ -421,13 +421,15 @@ def test_registry_unknown_name_lists_registered():
 
 def test_registry_double_registration_raises():
     original = ALGORITHMS["grpo"]
-    dup = Algorithm(name="grpo", description="dup", advantages=original.advantages, policy_loss=original.policy_loss)
+    dup = Algorithm(name="grpo", description="dup", estimator="group", loss="clipped")
     with pytest.raises(ValueError, match="already registered"):
         register_algorithm(dup)
     assert get_algorithm("grpo") is original
+    with pytest.raises(KeyError, match="unknown policy loss 'nope'"):
+        register_algorithm(Algorithm(name="_unit_test_bad_loss", description="", estimator="group", loss="nope"))
 
     name = "_unit_test_dummy_algo"
-    fresh = Algorithm(name=name, description="", advantages=original.advantages, policy_loss=original.policy_loss)
+    fresh = Algorithm(name=name, description="", estimator="rloo", loss="gppo")
     try:
         assert register_algorithm(fresh) is fresh
         assert get_algorithm(name) is fresh

@@ -4,6 +4,7 @@ and the invariants each recipe promises. float64 wherever a hand value is compar
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,3 +125,71 @@ def test_recipes_declare_what_the_trainer_must_provide():
     assert get_algorithm("reinforce_pp_baseline").min_samples_per_prompt == 2
     assert get_algorithm("gspo").defaults == {"clip_low": 3e-4, "clip_high": 4e-4}
     assert get_algorithm("cispo").defaults["clip_high"] == 0.28
+
+
+# --------------------------------------------------------------------------------------
+# composing estimators and losses from the config; a plugin recipe with its own settings
+# --------------------------------------------------------------------------------------
+
+PLUGIN = f"{Path(__file__).resolve().parents[1] / 'plugins' / 'scaled_grpo.py'}:SCALED_GRPO"
+MINIMAL = {"stages": [{"envs": [{"name": "arithmetic"}]}]}
+
+
+def _algorithm(**keys):
+    from rlpost.config import build_config
+
+    return build_config({**MINIMAL, "algorithm": keys})
+
+
+def _config_error(**keys) -> str:
+    from rlpost.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _algorithm(**keys)
+    return str(info.value)
+
+
+def test_any_estimator_goes_with_any_loss_from_the_config():
+    from rlpost.algorithms import resolve_algorithm
+    from rlpost.trainer import describe
+
+    cfg = _algorithm(name="gppo", advantage="rloo")
+    recipe = resolve_algorithm(cfg.algorithm.model_dump())
+    assert (recipe.estimator, recipe.loss) == ("rloo", "gppo")
+    assert cfg.algorithm.clip_high == 0.28  # the recipe's own defaults still apply
+    assert describe(cfg)["advantage"] == "rloo" and describe(cfg)["loss"] == "gppo"
+    cfg = _algorithm(name="grpo", loss="cispo")
+    assert resolve_algorithm(cfg.algorithm.model_dump()).loss == "cispo"
+
+
+def test_combinations_that_cannot_work_are_config_errors():
+    assert _config_error(advantage="nope").startswith("algorithm.advantage: unknown advantage estimator 'nope'")
+    assert _config_error(loss="nope").startswith("algorithm.loss: unknown policy loss 'nope'")
+    message = _config_error(name="ppo", loss="gspo")
+    assert message.startswith("algorithm.loss: the gspo loss takes one advantage per sequence") and "gae" in message
+    # a critic estimator brings its needs with it
+    assert _config_error(advantage="gae").startswith("critic.model: ")
+    assert _config_error(name="grpo", adv_scale=3.0) == "algorithm.adv_scale: unknown key (grpo has no settings of its own)"
+
+
+def test_a_plugin_recipe_validates_its_own_settings():
+    cfg = _algorithm(name=PLUGIN, adv_scale=3.0)
+    assert cfg.algorithm.model_dump()["adv_scale"] == 3.0
+    assert _algorithm(name=PLUGIN).model_dump()["algorithm"]["adv_scale"] == 2.0  # its default
+    assert _config_error(name=PLUGIN, adv_scale=-1.0).startswith("algorithm.adv_scale: Input should be greater than 0")
+    assert _config_error(name=PLUGIN, adv_scal=3.0) == "algorithm.adv_scal: unknown key"
+    assert _config_error(name="no/such/file.py:X").startswith("algorithm.name: cannot load algorithm")
+
+
+def test_the_loop_trains_with_a_plugin_recipe(tmp_path):
+    from rlpost.algorithms.advantages import group_normalized_advantages
+    from tests.fakes import FakeCluster, right_first
+    from tests.unit.test_trainer_loop import experiment, lines, train
+
+    fakes = FakeCluster(right_first(1))
+    run_dir = train(experiment(tmp_path, steps=1, algorithm={"name": PLUGIN, "adv_scale": 3.0}), fakes)
+    batch = fakes.learners.trained[0][0]
+    expected = 3.0 * group_normalized_advantages(batch.rewards, batch.group_ids, batch.response_mask)
+    assert_close(batch.advantages, expected)
+    assert lines(run_dir, "metrics.jsonl")[0]["advantage/scale"] == 3.0
+    assert fakes.learners.params[0][0]["adv_scale"] == 3.0  # the learners get the recipe's settings too
