@@ -237,6 +237,12 @@ class LearnerConfig(Section):
     epochs: int = Field(1, ge=1, description="passes over each rollout batch")
     threads: int | None = Field(None, ge=1, description="torch threads per learner (default: all cores)")
     timeout_s: float = Field(600.0, gt=0)
+    logprob_chunk: int | None = Field(
+        None, ge=0, description="positions per chunk of the output head (0: full logits; default 512 from a 32k vocabulary)"
+    )
+    gradient_checkpointing: bool = Field(False, description="recompute the backbone's activations in the backward pass")
+    lr_schedule: Literal["constant", "linear", "cosine"] = Field("constant", description="learning rate after the warm-up")
+    lr_warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear learning-rate warm-up from 0")
 
     @model_validator(mode="after")
     def _default_zero_stage(self) -> LearnerConfig:

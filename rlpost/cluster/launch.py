@@ -32,6 +32,11 @@ def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_
         temperature=cfg.rollout.temperature,
         max_new_tokens=cfg.rollout.max_new_tokens,
         seed=cfg.run.seed,
+        logprob_chunk=cfg.learner.logprob_chunk,
+        gradient_checkpointing=cfg.learner.gradient_checkpointing,
+        lr_schedule=cfg.learner.lr_schedule,
+        lr_warmup_steps=cfg.learner.lr_warmup_steps,
+        total_updates=sum(s.steps for s in cfg.stages) * cfg.learner.epochs * cfg.batch_size // cfg.mini_batch_size,
     )
 
 
@@ -81,7 +86,8 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
                 learners.critic.append(actor.remote(critic_spec, spec.critic_params, r, "127.0.0.1", port))
         if spec.reference:
             learners.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
-                spec.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, policy_spec.threads
+                spec.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, policy_spec.threads,
+                cfg.learner.logprob_chunk,
             )
         rewards = RewardPool.from_config(spec.bindings, cfg.rewards)
         started.append(rewards)

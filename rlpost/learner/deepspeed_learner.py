@@ -8,6 +8,7 @@ own shard of each mini-batch, so normalisers are those of the whole optimizer-st
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,26 @@ class LearnerSpec:
     temperature: float
     max_new_tokens: int
     seed: int
+    logprob_chunk: int | None = 0  # see rlpost.learner.logprobs.default_chunk
+    gradient_checkpointing: bool = False
+    lr_schedule: str = "constant"  # constant | linear | cosine, after `lr_warmup_steps`
+    lr_warmup_steps: int = 0
+    total_updates: int = 0  # optimizer steps the run will take (the schedule's horizon)
+
+
+def lr_factor(schedule: str, warmup: int, total: int, step: int) -> float:
+    """Multiplier of the base learning rate before optimizer step `step` (0-based): linear warm-up from 0 over
+    `warmup` steps, then constant, linear decay to 0 or cosine decay to 0 at `total`."""
+    if warmup and step < warmup:
+        return (step + 1) / (warmup + 1)
+    if schedule == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    if schedule == "linear":
+        return 1.0 - progress
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown lr_schedule {schedule!r}; expected constant, linear or cosine")
 
 
 def learner_clips(spec: LearnerSpec) -> bool:
@@ -72,9 +93,16 @@ class DeepSpeedLearner:
         self.tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
         model = self.load_model()
         model.config.use_cache = False
+        if spec.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         # fused: one kernel over all parameters (the per-tensor loop costs ~4x more on CPU; HF Trainer's default too)
         optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
-        self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=deepspeed_config(spec))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(spec.lr_schedule, spec.lr_warmup_steps, spec.total_updates, step)
+        )
+        self.engine, *_ = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=schedule, config=deepspeed_config(spec)
+        )
         if spec.num_workers == 1 and spec.zero_stage == 0:
             # a one-rank all-reduce is the identity, but DeepSpeed still flattens and copies every gradient
             self.engine.enable_backward_allreduce = False
@@ -106,6 +134,7 @@ class DeepSpeedLearner:
         ranks is exact); the other diagnostics are means over micro-batches.
         """
         spec, world = self.spec, self.spec.num_workers
+        lr = float(self.engine.get_lr()[0])  # of this batch's first optimizer step
         self.engine.train()
         micro_stats: list[dict[str, float]] = []
         mini_losses: list[float] = []
@@ -133,6 +162,7 @@ class DeepSpeedLearner:
                     grad_norms.append(float(self.engine.get_global_grad_norm()))
         self.updates += 1
         out = {k: sum(s[k] for s in micro_stats) / len(micro_stats) for k in micro_stats[0]}
+        out["lr"] = lr
         out[self.loss_name] = sum(mini_losses) / len(mini_losses)
         if grad_norms:
             out["grad_norm"] = sum(grad_norms) / len(grad_norms)

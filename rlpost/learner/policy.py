@@ -7,9 +7,16 @@ import torch
 from rlpost.algorithms import aggregate_token_loss, kl_penalty, masked_mean, resolve_algorithm
 from rlpost.batch import RolloutBatch
 from rlpost.learner.deepspeed_learner import DeepSpeedLearner, LearnerSpec
-from rlpost.learner.logprobs import batched_logprobs, token_logprobs
+from rlpost.learner.logprobs import batched_logprobs, chunking_agrees, default_chunk, model_logprobs
 
 __all__ = ["LearnerSpec", "PolicyLearner", "ReferenceModel"]
+
+
+def usable_chunk(model, configured: int | None) -> int:
+    """The chunk of positions for the output head: the configured or default one, 0 where the model's head is
+    not the plain linear layer chunking assumes (checked once, on a random batch)."""
+    chunk = default_chunk(model, configured)
+    return chunk if chunk and chunking_agrees(model, chunk) else 0
 
 
 class PolicyLearner(DeepSpeedLearner):
@@ -18,6 +25,12 @@ class PolicyLearner(DeepSpeedLearner):
     def __init__(self, spec: LearnerSpec, algorithm: dict, rank: int, master_addr: str, master_port: int):
         self.algorithm = resolve_algorithm(algorithm)
         super().__init__(spec, algorithm, rank, master_addr, master_port)
+        self.chunk = usable_chunk(self.engine.module, spec.logprob_chunk)
+
+    @property
+    def model(self):
+        """What to run for logprobs: the DeepSpeed engine (full logits), or its module for the chunked head."""
+        return self.engine.module if self.chunk else self.engine
 
     def set_params(self, params: dict) -> None:
         super().set_params(params)
@@ -33,12 +46,12 @@ class PolicyLearner(DeepSpeedLearner):
         rows = self.rows(batch, shard)
         self.engine.eval()
         return batched_logprobs(
-            self.engine, batch.input_ids[rows], batch.attention_mask[rows], self.spec.micro_batch_size, self.spec.temperature
-        )
+            self.model, batch.input_ids[rows], batch.attention_mask[rows], self.spec.micro_batch_size, self.spec.temperature,
+            self.chunk,
+        )  # fmt: skip
 
     def micro_loss(self, mb: RolloutBatch, norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
-        logits = self.engine(input_ids=mb.input_ids, attention_mask=mb.attention_mask).logits
-        logprobs, entropy = token_logprobs(logits, mb.input_ids, self.spec.temperature)
+        logprobs, entropy = model_logprobs(self.model, mb.input_ids, mb.attention_mask, self.spec.temperature, self.chunk)
         old_logprobs = mb.old_logprobs
         if old_logprobs is None:
             # on-policy (one optimizer step per rollout batch): the current policy is the old one
@@ -61,16 +74,22 @@ class PolicyLearner(DeepSpeedLearner):
 class ReferenceModel:
     """A frozen copy of the initial policy; only created when the KL term is on."""
 
-    def __init__(self, model_path: str, dtype: str, micro_batch_size: int, temperature: float, threads: int | None):
+    def __init__(
+        self, model_path: str, dtype: str, micro_batch_size: int, temperature: float, threads: int | None,
+        logprob_chunk: int | None = 0,
+    ):  # fmt: skip
         from transformers import AutoModelForCausalLM
 
         if threads:
             torch.set_num_threads(threads)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
         self.micro_batch_size, self.temperature = micro_batch_size, temperature
+        self.chunk = usable_chunk(self.model, logprob_chunk)
 
     def ready(self) -> bool:
         return True
 
     def compute_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
-        return batched_logprobs(self.model, batch.input_ids, batch.attention_mask, self.micro_batch_size, self.temperature)
+        return batched_logprobs(
+            self.model, batch.input_ids, batch.attention_mask, self.micro_batch_size, self.temperature, self.chunk
+        )

@@ -157,3 +157,18 @@ def test_hf_engine_fallback(tmp_path):
     assert lines[0]["actor/grad_norm"] > 0
     assert lines[0]["rollout/logprob_abs_diff"] < 1e-4
     assert (run_dir / "checkpoints" / "final" / "model.safetensors").exists()
+
+
+def test_chunked_head_checkpointing_and_a_cosine_schedule_on_the_real_learner(tmp_path):
+    """The memory options together on DeepSpeed: logprobs over chunks of 2 positions (still matching the engine's),
+    gradient checkpointing, and the learning rate of each step's first update following warm-up + cosine."""
+    data = copy.deepcopy(TINY_EXPERIMENT)
+    data["run"]["dir"] = str(tmp_path / "memory")
+    data["stages"][0]["steps"] = 3
+    data["learner"].update(logprob_chunk=2, gradient_checkpointing=True, lr_schedule="cosine", lr_warmup_steps=1, zero_stage=0)
+    run_dir = Trainer(build_config(data)).run()
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    # 16 sequences, mini-batches of 8: 6 updates; steps start at updates 0, 2, 4 (warm-up 1, then cosine over 5)
+    lr = data["learner"]["lr"]
+    assert [m["actor/lr"] for m in lines] == pytest.approx([0.5 * lr, 0.904508 * lr, 0.345492 * lr], rel=1e-5)
+    assert all(m["rollout/logprob_abs_diff"] < 1e-4 and m["actor/grad_norm"] > 0 for m in lines[1:])
