@@ -73,6 +73,13 @@ class EnvSpec(Section):
     weight: float = Field(1.0, gt=0, description="sampling weight among a stage's environments")
     rewards: list[RewardBinding] | None = Field(None, description="override the environment's default rewards")
     chat: bool = Field(False, description="wrap prompts in the tokenizer's chat template as a user turn")
+    system: str | None = Field(None, description="a system message before the user turn (needs chat: true)")
+
+    @model_validator(mode="after")
+    def _system_needs_chat(self) -> EnvSpec:
+        if self.system is not None and not self.chat:
+            raise ValueError("system: a system message needs chat: true (the tokenizer's chat template)")
+        return self
 
 
 class WarmupConfig(Section):

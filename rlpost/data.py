@@ -31,6 +31,20 @@ class LoadedEnv:
         """The reward binding's key: the config key path, or the name of an environment loaded without one."""
         return self.key or self.spec.name
 
+    @property
+    def reference_fields(self) -> tuple[str, ...]:
+        """The row fields rewards see: the environment's, or (declared None) every column but the prompt."""
+        if self.env.reference_fields is not None:
+            return self.env.reference_fields
+        return tuple(c for c in self.rows.column_names if c != "prompt")
+
+    def references(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {f: row[f] for f in self.reference_fields}
+
+    def render(self, tokenizer, text: str) -> list[int]:
+        """A prompt's token ids as this environment presents it (raw, or chat with its system message)."""
+        return render_prompt(tokenizer, text, self.spec.chat, self.spec.system)
+
     def reward_specs(self) -> list[dict[str, Any]]:
         """The reward plugins that score it (name, weight, params): the config's override, else the defaults."""
         if self.spec.rewards is not None:
@@ -59,6 +73,8 @@ def load_env(spec: EnvSpec, split: str, strict: bool = False, key: str | None = 
     `key` is the config path of `spec` (e.g. "stages.0.envs.1") for messages."""
     where = f"{key} ({spec.name})" if key else f"environment {spec.name!r}"
     env = get_env(spec.name)
+    if not env.rewards and spec.rewards is None:
+        raise ConfigError(f"{key + '.rewards' if key else where}: the {spec.name} environment has no default reward; bind one")
     try:
         rows = env.load(split, dict(spec.params))
     except ValueError as e:
@@ -67,7 +83,7 @@ def load_env(spec: EnvSpec, split: str, strict: bool = False, key: str | None = 
         raise ConfigError(f"{where}: {e}") from None
     if len(rows) == 0:
         raise ConfigError(f"{where}: split {split!r} has no rows")
-    needed = ("prompt", *env.reference_fields)
+    needed = ("prompt", *(env.reference_fields or ()))
     absent = [c for c in needed if c not in rows.column_names]
     if absent:
         raise ConfigError(f"{where}: split {split!r} lacks columns {absent}")
@@ -131,9 +147,10 @@ class PromptSampler:
         return [(self.envs[k], self._next_row(k)) for k in picks]
 
 
-def render_prompt(tokenizer, text: str, chat: bool) -> list[int]:
-    """Token ids of a prompt: raw text, or the chat template with a user turn."""
+def render_prompt(tokenizer, text: str, chat: bool, system: str | None = None) -> list[int]:
+    """Token ids of a prompt: raw text, or the tokenizer's chat template with a user turn (after a system
+    turn when `system` is given) and the generation prompt."""
     if chat:
-        messages = [{"role": "user", "content": text}]
+        messages = ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": text}]
         return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
     return tokenizer(text, add_special_tokens=False)["input_ids"]

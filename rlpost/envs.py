@@ -32,15 +32,16 @@ class RewardSpec:
 class Environment:
     """`load(split, params)` returns a `datasets.Dataset` with a `prompt` column.
 
-    `reference_fields` are the columns passed to rewards; `sft_target(row)` is the reference
-    completion used by supervised warm-up (None when the environment has none).
+    `reference_fields` are the columns passed to rewards (None: every column but the prompt);
+    `sft_target(row)` is the reference completion used by supervised warm-up (None when the
+    environment has none). An environment with no default `rewards` needs them bound in the YAML.
     """
 
     name: str
     description: str
     load: Callable[[str, dict[str, Any]], Any]
     rewards: tuple[RewardSpec, ...]
-    reference_fields: tuple[str, ...]
+    reference_fields: tuple[str, ...] | None
     sft_target: Callable[[dict[str, Any]], str] | None = None
 
 
@@ -106,8 +107,9 @@ def bundled_split(env: str, rows: list[dict[str, Any]], split: str) -> list[dict
     return [r for i, r in enumerate(rows) if (i % 5 == 4) == (split == "test")]
 
 
-def load_rows(env: str, split: str, source: DataSource, bundled: Path) -> tuple[list[dict[str, Any]], str]:
-    """The rows of `split` and a name for where they came from (for error messages)."""
+def load_rows(env: str, split: str, source: DataSource, bundled: Path | None) -> tuple[list[dict[str, Any]], str]:
+    """The rows of `split` and a name for where they came from (for error messages); `bundled` (None: the
+    environment has no bundled rows) is read when the source names neither files nor a dataset."""
     import datasets
 
     if source.data_files is not None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from rlpost.checkpoint import is_complete
 from rlpost.config import ConfigError, EnvSpec, load_config, read_yaml
-from rlpost.data import LoadedEnv, load_env, render_prompt
+from rlpost.data import LoadedEnv, load_env
 from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 from rlpost.rollout import Completion, SamplingSpec
 
@@ -109,7 +109,7 @@ def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Complet
     """Per problem, whether each response scores >= `threshold` (a reward error counts as wrong); and how
     many reward calls failed."""
     samples = [
-        Sample(row["prompt"], c.text, {f: row[f] for f in env.env.reference_fields}, env.name)
+        Sample(row["prompt"], c.text, env.references(row), env.name)
         for row, group in zip(rows, groups)
         for c in group
     ]
@@ -152,7 +152,7 @@ def evaluate(
         raise ValueError(f"limit must be at least 1, got {limit}")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     rows = [list(e.rows.select(range(min(limit, len(e.rows))))) if limit is not None else list(e.rows) for e in envs]
-    prompts = [[render_prompt(tokenizer, r["prompt"], e.spec.chat) for r in env_rows] for e, env_rows in zip(envs, rows)]
+    prompts = [[e.render(tokenizer, r["prompt"]) for r in env_rows] for e, env_rows in zip(envs, rows)]
     if isinstance(engine, str):
         if engine not in ENGINE_FACTORIES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINE_FACTORIES)}")

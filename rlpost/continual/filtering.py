@@ -19,7 +19,7 @@ import torch
 
 from rlpost.config import FilterConfig
 from rlpost.continual.keep_rules import filter_instances
-from rlpost.data import LoadedEnv, render_prompt
+from rlpost.data import LoadedEnv
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
 
@@ -53,9 +53,9 @@ def filter_env(
     rewards = []
     for lo in range(0, count, CHUNK):
         chunk = rows[lo : lo + CHUNK]
-        groups = generate([render_prompt(tokenizer, r["prompt"], env.spec.chat) for r in chunk], spec)
+        groups = generate([env.render(tokenizer, r["prompt"]) for r in chunk], spec)
         samples = [
-            Sample(r["prompt"], c.text, {f: r[f] for f in env.env.reference_fields}, env.name)
+            Sample(r["prompt"], c.text, env.references(r), env.name)
             for r, group in zip(chunk, groups)
             for c in group
         ]

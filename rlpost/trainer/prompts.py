@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rlpost.config import ConfigError
-from rlpost.data import LoadedEnv, render_prompt
+from rlpost.data import LoadedEnv
 
 HEADROOM = 8  # tokens beyond prompt + response in the engines' context
 
@@ -31,7 +31,7 @@ def prompt_lengths(tokenizer, env: LoadedEnv) -> list[int]:
     """Token count of every row's rendered prompt."""
     prompts = env.rows["prompt"]
     if env.spec.chat:
-        return [len(render_prompt(tokenizer, p, True)) for p in prompts]
+        return [len(env.render(tokenizer, p)) for p in prompts]
     return [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
 
 

@@ -9,7 +9,7 @@ import torch
 
 from rlpost.batch import RolloutBatch, pad_sequences, scatter_response_values
 from rlpost.config import RolloutConfig
-from rlpost.data import PromptSampler, render_prompt
+from rlpost.data import PromptSampler
 from rlpost.rollout import SamplingSpec
 from rlpost.trainer.protocols import RolloutEngines
 
@@ -36,7 +36,7 @@ def rollout(
     """`plan.prompts` rows from `sampler`, their responses from `engines`; group ids start at `group_offset`,
     every sample is stamped with the weight `version` that generated it."""
     picks = sampler.sample(plan.prompts)
-    prompt_ids = [render_prompt(tokenizer, row["prompt"], env.spec.chat) for env, row in picks]
+    prompt_ids = [env.render(tokenizer, row["prompt"]) for env, row in picks]
     with timer("rollout"):
         groups = engines.generate(prompt_ids, plan.sampling)
     greedy = None
@@ -61,7 +61,7 @@ def rollout(
         prompts=[m[2]["prompt"] for m in meta],
         responses=[m[3].text for m in meta],
         envs=[m[1].name for m in meta],
-        references=[{k: m[2][k] for k in m[1].env.reference_fields} for m in meta],
+        references=[m[1].references(m[2]) for m in meta],
         truncated=torch.tensor([m[3].truncated for m in meta]),
         bindings=[m[1].binding for m in meta],
         policy_versions=torch.full((len(meta),), version, dtype=torch.long),

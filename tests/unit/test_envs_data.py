@@ -283,3 +283,33 @@ def test_render_prompt_chat_wraps_a_user_turn(tokenizer):
     assert tokenizer.decode(ids) == f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
     raw = render_prompt(tokenizer, text, chat=False)
     assert len(ids) > len(raw)
+
+
+def test_render_prompt_puts_the_system_message_first(tokenizer):
+    ids = render_prompt(tokenizer, "12+34=", chat=True, system="Add.")
+    expected = "<|im_start|>system\nAdd.<|im_end|>\n<|im_start|>user\n12+34=<|im_end|>\n<|im_start|>assistant\n"
+    assert tokenizer.decode(ids) == expected
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral", "gemma"])
+def test_each_family_template_places_the_system_message_and_the_generation_prompt(family):
+    from tests.model_zoo import FAMILIES
+    from tests.model_zoo import build_tokenizer as build_bpe
+
+    tok = build_bpe(FAMILIES[family])
+    text = tok.decode(render_prompt(tok, "12+34=", chat=True, system="Add."))
+    expected = {
+        "llama": "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nAdd.<|eot_id|><|start_header_id|>user"
+        "<|end_header_id|>\n\n12+34=<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+        "mistral": "<s>[INST] Add.\n\n12+34= [/INST]",
+        "gemma": "<bos><start_of_turn>user\nAdd.\n\n12+34=<end_of_turn>\n<start_of_turn>model\n",
+    }
+    assert text == expected[family]
+    assert tok.pad_token is None or family == "gemma"  # llama and mistral ship without a pad token
+
+
+def test_a_system_message_needs_chat():
+    from rlpost.config import ConfigError, build_config
+
+    with pytest.raises(ConfigError, match=r"^stages\.0\.envs\.0\.system: a system message needs chat: true"):
+        build_config({"stages": [{"envs": [{"name": "arithmetic", "system": "Add."}]}]})
