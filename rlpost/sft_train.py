@@ -9,6 +9,12 @@ from pathlib import Path
 
 LogFn = Callable[[int, dict[str, float]], None]  # (optimizer step, {"sft/loss": ..., ...})
 
+# Torch threads of the supervised run, whatever the machine's core count. The weights do not depend on
+# the thread count (tests/unit/test_warmup_determinism.py checks 1 vs 3 threads bit for bit); one thread
+# makes the warm-up's speed independent of the cores too: on 2 busy cores two OpenMP threads spin-wait
+# and ran 15x slower than one.
+SFT_THREADS = 1
+
 
 @dataclass(frozen=True)
 class SFTSettings:
@@ -23,8 +29,10 @@ def sft_train(
 ) -> Path:
     """Train the model in `model_dir` on `pairs` with the loss on completions only (cosine schedule,
     5 % warm-up) and save it with its tokenizer to `out_dir`. The completion gets the tokenizer's EOS so
-    the model learns to stop; `log` receives the loss every tenth of the run."""
+    the model learns to stop; `log` receives the loss every tenth of the run. Runs on `SFT_THREADS` torch
+    threads (the caller's setting is given back)."""
     import datasets
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -54,7 +62,12 @@ def sft_train(
         disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=[Forward()])
-    trainer.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(SFT_THREADS)
+    try:
+        trainer.train()
+    finally:
+        torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
