@@ -147,7 +147,9 @@ def reward_panel(ax, rows: Rows, events: Rows) -> bool:
         ax.plot(greedy_steps, moving_average(greedy, window), label="greedy mean (moving average)", color="tab:purple")
     for kind, (h_steps, values) in heldout_points(rows, events).items():
         marker, colour = HELDOUT_STYLES[kind]
-        ax.plot(h_steps, values, marker=marker, linestyle="--", color=colour, markersize=6, label=f"held-out {kind} accuracy")
+        ax.plot(h_steps, values, marker=marker, linestyle="none", color=colour, markersize=7, label=f"held-out {kind} accuracy")
+        for step, value in zip(h_steps, values):
+            ax.annotate(f"{value:.2f}", (step, value), textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
     ax.set_title("reward")
     ax.legend(fontsize=7)
     return True
