@@ -1,5 +1,6 @@
-"""The supervised warm-up gives bit-identical weights whatever the torch thread count of the caller,
-and the arithmetic environment's warm-up targets (`warmup_correct`, `mistake`)."""
+"""The supervised warm-up gives bit-identical weights whatever its thread count (it runs in a child
+process with pinned CPU kernels, rlpost.sft_train.PINNED_ENV), and the arithmetic environment's
+warm-up targets (`warmup_correct`, `mistake`, `carry_share`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _digest(model_dir) -> str:
 
 def test_warmup_weights_do_not_depend_on_thread_count(tmp_path, monkeypatch):
     """sft_train pins its torch threads (SFT_THREADS) for speed, not for the numbers: 1 and 3 threads give
-    the same bits, and the caller's thread setting comes back."""
+    the same bits; the log callback gets the child's losses; the caller's threads are left alone."""
     import torch
 
     import rlpost.sft_train as sft
@@ -30,12 +31,14 @@ def test_warmup_weights_do_not_depend_on_thread_count(tmp_path, monkeypatch):
     rows = make_rows("train", digits=2, train_size=256, test_size=8, warmup_correct=0.3, mistake="drop_carry")
     pairs = [(r["prompt"], r["target"]) for r in rows]
     before = torch.get_num_threads()
-    digests = []
+    digests, logged = [], []
     for threads in (1, 3):
         monkeypatch.setattr(sft, "SFT_THREADS", threads)
-        out = sft.sft_train(base, pairs, sft.SFTSettings(steps=24, batch_size=32, lr=3e-3, seed=0), tmp_path / f"w{threads}")
+        settings = sft.SFTSettings(steps=20, batch_size=32, lr=3e-3, seed=0)
+        out = sft.sft_train(base, pairs, settings, tmp_path / f"w{threads}", lambda step, v: logged.append((step, v)))
         assert torch.get_num_threads() == before
         digests.append(_digest(out))
+    assert [step for step, _ in logged] == list(range(2, 21, 2)) * 2 and all("sft/loss" in v for _, v in logged)
     assert digests[0] == digests[1]
     assert digests[0] != _digest(base)  # it did train
 
