@@ -72,19 +72,84 @@ def register_panel(name: str):
     return wrap
 
 
+def moving_average(values: list[float], window: int) -> list[float]:
+    """Trailing mean over the last `window` values (fewer at the start), so a point never looks ahead."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def smoothing_window(n: int) -> int:
+    """Moving-average window for `n` steps: a tenth of the run, at least 1 and at most 25 steps."""
+    return max(1, min(25, n // 10))
+
+
+HELDOUT_STYLES = {"greedy": ("s", "tab:red"), "sampled": ("o", "tab:green")}
+
+
+def heldout_points(rows: Rows, events: Rows) -> dict[str, tuple[list[int], list[float]]]:
+    """Held-out accuracy by kind ("greedy", "sampled"): from `heldout/<kind>_accuracy` metrics, else from
+    `heldout` events (`step`, `greedy`, `sampled`; `plot_run` makes them from continual/matrix.json)."""
+    points: dict[str, tuple[list[int], list[float]]] = {}
+    for kind in HELDOUT_STYLES:
+        steps, values = series(rows, f"heldout/{kind}_accuracy")
+        if not steps:
+            pairs = [(e["step"], number(e.get(kind))) for e in events if e.get("event") == "heldout" and "step" in e]
+            steps, values = [s for s, v in pairs if v is not None], [v for _, v in pairs if v is not None]
+        if steps:
+            points[kind] = (steps, values)
+    return points
+
+
+def heldout_events(run_dir: Path) -> Rows:
+    """`heldout` events from the run's continual/matrix.json: per evaluation (the start and after each stage)
+    its step, greedy accuracy and sampled accuracy (pass@1, the mean over samples, only when k is 1),
+    problem-weighted over the tasks trained on (general tasks left out)."""
+    path = run_dir / "continual" / "matrix.json"
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    trained = range(len(data.get("stages") or []))  # the tasks are the stages, then the general environments
+    out = []
+    for row in [data.get("initial")] + list(data.get("rows") or []):
+        if not isinstance(row, dict) or "step" not in row:
+            continue
+        greedy = [row["accuracy"][i] for i in trained if i < len(row.get("accuracy", []))]
+        event = {"event": "heldout", "step": row["step"]}
+        if greedy:
+            event["greedy"] = sum(greedy) / len(greedy)
+        if data.get("k") == 1 and row.get("pass_at_k"):
+            sampled = [row["pass_at_k"][i] for i in trained if i < len(row["pass_at_k"])]
+            event["sampled"] = sum(sampled) / len(sampled)
+        out.append(event)
+    return out
+
+
 @register_panel("reward")
 def reward_panel(ax, rows: Rows, events: Rows) -> bool:
+    """Mean reward per step, its trailing moving average, the greedy mean (ReMax) and held-out accuracy.
+    No ± std band: the per-sample std of a 0/1 reward is sqrt(p(1-p)), a band that says nothing of the trend."""
     steps, mean = series(rows, "reward/mean")
     if not steps:
         return False
-    std = dict(zip(*series(rows, "reward/std")))
-    low = [m - std.get(s, 0.0) for s, m in zip(steps, mean)]
-    high = [m + std.get(s, 0.0) for s, m in zip(steps, mean)]
-    ax.plot(steps, mean, label="mean")
-    ax.fill_between(steps, low, high, alpha=0.2, label="± std")
+    window = smoothing_window(len(steps))
+    ax.plot(steps, mean, color="tab:blue", alpha=0.3, linewidth=0.8, label="mean per step")
+    ax.plot(steps, moving_average(mean, window), color="tab:blue", linewidth=2, label=f"moving average ({window} steps)")
     greedy_steps, greedy = series(rows, "reward/greedy_mean")
     if greedy_steps:
-        ax.plot(greedy_steps, greedy, label="greedy mean", color="tab:purple")
+        ax.plot(greedy_steps, moving_average(greedy, window), label="greedy mean (moving average)", color="tab:purple")
+    for kind, (h_steps, values) in heldout_points(rows, events).items():
+        marker, colour = HELDOUT_STYLES[kind]
+        ax.plot(h_steps, values, marker=marker, linestyle="none", color=colour, markersize=7, label=f"held-out {kind} accuracy")
+        for step, value in zip(h_steps, values):
+            ax.annotate(f"{value:.2f}", (step, value), textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
     ax.set_title("reward")
     ax.legend(fontsize=7)
     return True
@@ -208,8 +273,9 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
     main = ("reward", "kl", "response_length", "phase_times")
     if not series(rows, "reward/mean")[0]:
         main = ("sft_loss", "kl", "response_length", "phase_times")
+    events = heldout_events(run_dir)
     for ax, name in zip(axes.flat, main):
-        if PANELS[name](ax, rows, []):
+        if PANELS[name](ax, rows, events):
             ax.set_xlabel("step")
         else:
             ax.set_title(f"{name} (not logged)")

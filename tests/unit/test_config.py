@@ -121,7 +121,8 @@ def test_override_of_nested_list_item_and_structured_value():
         QUICKSTART, ["stages.0.envs.0.params.digits=3", "stages.0.envs.0.rewards=[{name: exact_answer, weight: 2}]"]
     )
     env = cfg.stages[0].envs[0]
-    assert env.params == {"digits": 3, "ops": "+"}
+    raw = yaml.safe_load(Path(QUICKSTART).read_text())["stages"][0]["envs"][0]["params"]
+    assert env.params == {**raw, "digits": 3} and raw["digits"] != 3
     assert env.rewards is not None and env.rewards[0].name == "exact_answer" and env.rewards[0].weight == 2.0
 
 
