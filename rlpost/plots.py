@@ -92,16 +92,16 @@ HELDOUT_STYLES = {"greedy": ("s", "tab:red"), "sampled": ("o", "tab:green")}
 
 
 def heldout_points(rows: Rows, events: Rows) -> dict[str, tuple[list[int], list[float]]]:
-    """Held-out accuracy by kind ("greedy", "sampled"): from `heldout/<kind>_accuracy` metrics, else from
-    `heldout` events (`step`, `greedy`, `sampled`; `plot_run` makes them from continual/matrix.json)."""
+    """Held-out accuracy by kind ("greedy", "sampled") and step: `heldout` events (`step`, `greedy`,
+    `sampled`: the trainer's `heldout.every` evaluations, the one before the first step included, or
+    `plot_run`'s from continual/matrix.json) and `heldout/<kind>_accuracy` metrics, merged by step."""
     points: dict[str, tuple[list[int], list[float]]] = {}
     for kind in HELDOUT_STYLES:
-        steps, values = series(rows, f"heldout/{kind}_accuracy")
-        if not steps:
-            pairs = [(e["step"], number(e.get(kind))) for e in events if e.get("event") == "heldout" and "step" in e]
-            steps, values = [s for s, v in pairs if v is not None], [v for _, v in pairs if v is not None]
-        if steps:
-            points[kind] = (steps, values)
+        by_step = {e["step"]: number(e.get(kind)) for e in events if e.get("event") == "heldout" and "step" in e}
+        by_step.update(zip(*series(rows, f"heldout/{kind}_accuracy")))
+        pairs = sorted((s, v) for s, v in by_step.items() if v is not None)
+        if pairs:
+            points[kind] = ([s for s, _ in pairs], [v for _, v in pairs])
     return points
 
 
@@ -147,7 +147,8 @@ def reward_panel(ax, rows: Rows, events: Rows) -> bool:
         ax.plot(greedy_steps, moving_average(greedy, window), label="greedy mean (moving average)", color="tab:purple")
     for kind, (h_steps, values) in heldout_points(rows, events).items():
         marker, colour = HELDOUT_STYLES[kind]
-        ax.plot(h_steps, values, marker=marker, linestyle="none", color=colour, markersize=7, label=f"held-out {kind} accuracy")
+        line = ":" if len(h_steps) > 2 else "none"  # a trend through several evaluations; two points stand alone
+        ax.plot(h_steps, values, marker=marker, linestyle=line, color=colour, markersize=7, label=f"held-out {kind} accuracy")
         for step, value in zip(h_steps, values):
             ax.annotate(f"{value:.2f}", (step, value), textcoords="offset points", xytext=(5, -10), fontsize=7, color=colour)
     ax.set_title("reward")
@@ -273,7 +274,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
     main = ("reward", "kl", "response_length", "phase_times")
     if not series(rows, "reward/mean")[0]:
         main = ("sft_loss", "kl", "response_length", "phase_times")
-    events = heldout_events(run_dir)
+    events = [*read_jsonl(run_dir / "events.jsonl"), *heldout_events(run_dir)]
     for ax, name in zip(axes.flat, main):
         if PANELS[name](ax, rows, events):
             ax.set_xlabel("step")

@@ -398,7 +398,7 @@ def test_dynamic_sampling_only_where_equal_rewards_carry_no_signal(name):
 
 
 def test_remax_reinforce_needs_one_optimizer_step_per_rollout_batch():
-    message = _error(["algorithm.name=remax", "learner.mini_batch_size=64"])  # 512 sequences: 8 optimizer steps
+    message = _error(["algorithm.name=remax", "rollout.prompts_per_step=64", "learner.mini_batch_size=64"])  # 512 / 64
     assert message.startswith("learner.mini_batch_size: ") and "got 8" in message
     assert _error(["algorithm.name=remax", "learner.mini_batch_size=null", "learner.epochs=2"]).endswith("got 2")
     clipped = load_config(QUICKSTART, ["algorithm.name=remax", "algorithm.remax_update=clipped", "learner.mini_batch_size=64"])

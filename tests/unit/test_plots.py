@@ -47,3 +47,9 @@ def test_reward_panel_draws_no_band(tmp_path):
     plt.close(fig)
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert plot_run(tmp_path).exists()
+
+
+def test_heldout_points_merge_the_start_event_with_later_metrics():
+    rows = [{"step": 25, "heldout/greedy_accuracy": 0.5}, {"step": 50, "heldout/greedy_accuracy": 0.75}]
+    events = [{"event": "heldout", "step": 0, "greedy": 0.25, "sampled": 0.3}, {"event": "restart", "step": 3}]
+    assert heldout_points(rows, events) == {"greedy": ([0, 25, 50], [0.25, 0.5, 0.75]), "sampled": ([0], [0.3])}
