@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from rlpost.checkpoint import is_complete, latest_checkpoint
-from rlpost.plots import Rows, phase_keys, plot_panels, read_jsonl, series
+from rlpost.plots import Rows, heldout_events, phase_keys, plot_panels, read_jsonl, series
 
 EVENTS_LISTED = 20
 
@@ -166,7 +166,8 @@ def write_report(run_dir: Path) -> Path:
         raise FileNotFoundError(f"run directory {str(run_dir)!r} not found")
     out = run_dir / "report"
     metrics, events = read_jsonl(run_dir / "metrics.jsonl"), read_jsonl(run_dir / "events.jsonl")
-    run = RunFiles(run_dir, read_config(run_dir), metrics, events, plot_panels(metrics, events, out) if metrics else [])
+    panels = plot_panels(metrics, [*events, *heldout_events(run_dir)], out) if metrics else []
+    run = RunFiles(run_dir, read_config(run_dir), metrics, events, panels)
     parts = [f"# Run report: {run_dir.name}", ""]
     for section in SECTIONS:
         lines = section(run)
