@@ -1,12 +1,13 @@
 """A pool of reward worker actors: parallel scoring, a time bound per sample, failure isolation.
 
 Samples travel to the workers in chunks of units. A unit is one sample, or, for a binding with a
-batched plugin, a run of samples of that binding scored in one call. A worker streams each
-unit's results back as soon as they are ready, so the pool's clock restarts at every unit: a
-hung sample costs `timeout_s` (× the unit's size), never the whole chunk's budget. A sample that
-times out gets the fallback score and a recorded error; one whose worker dies is sent once more on
-a fresh worker first (a batched unit is split and retried sample by sample); the chunk's other
-units are sent again, and the run goes on.
+batched plugin, a run of samples of that binding scored in one call. A worker streams the finished
+units back at least every `FLUSH_S` while it makes progress, so the pool's clock restarts with
+each report: a hung sample costs about 2 × `timeout_s` (once in its chunk, whose unreported units
+then go again one by one, and once alone), never the whole chunk's budget. A sample that times
+out alone gets the fallback score and a recorded error; one whose worker dies alone is sent once
+more on a fresh worker first (a batched unit is split and retried sample by sample); the run goes
+on.
 
 Bindings are keyed by the environment's key path in the config (`stages.0.envs.1`), so one
 environment bound to different rewards in two stages is scored by each stage's own rewards.
@@ -29,6 +30,7 @@ from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 ROLE = "reward worker"
 STARTUP_TIMEOUT_S = 300.0
 POLL_S = 0.2
+FLUSH_S = 0.05  # a worker reports finished units at least this often
 
 
 class RewardWorker:
@@ -41,10 +43,19 @@ class RewardWorker:
     def ready(self) -> bool:
         return True
 
-    def score(self, units: list[list[Sample]], keys: list[str]) -> Iterator[list[Scored]]:
-        """One list of results per unit (unit i scored by binding `keys[i]`), in order, as each is done."""
+    def score(self, units: list[list[Sample]], keys: list[str]) -> Iterator[list[list[Scored]]]:
+        """The units' results in order (unit i scored by binding `keys[i]`), streamed as lists of finished
+        units: one yield at least every `FLUSH_S` while scoring goes on, so a hung unit is seen within
+        `timeout_s` of its start, while cheap samples do not cost one object each."""
+        done: list[list[Scored]] = []
+        last = time.monotonic()
         for unit, key in zip(units, keys):
-            yield score_with_bindings(self.bindings[key], unit, self.fallback)
+            done.append(score_with_bindings(self.bindings[key], unit, self.fallback))
+            if time.monotonic() - last >= FLUSH_S:
+                yield done
+                done, last = [], time.monotonic()
+        if done:
+            yield done
 
 
 RewardActor = ray.remote(RewardWorker)
@@ -157,26 +168,31 @@ class RewardPool:
             idle.append(run.slot)
             return
         try:
-            scored = ray.get(ref)
+            finished = ray.get(ref)
         except Exception as e:  # noqa: BLE001 - a dead or broken worker is replaced
             running.pop(gen)
             self._replace(run.slot)
             idle.append(run.slot)
             self._fail(run, f"reward worker failed: {type(e).__name__}: {str(e)[:300]}", todo, results, retry=True)
             return
-        for i, r in zip(run.units[run.done], scored):
-            results[i] = r
-        run.done += 1
+        for scored in finished:
+            for i, r in zip(run.units[run.done], scored):
+                results[i] = r
+            run.done += 1
         run.since = time.monotonic()
         if run.done == len(run.units):  # the worker is free once its last unit is in (the stream's end may lag)
             running.pop(gen)
             idle.append(run.slot)
 
     def _fail(self, run: _Running, error: str, todo: deque, results: list[Scored | None], retry: bool = False) -> None:
-        """The current unit failed. A batched unit is retried sample by sample; a single sample whose worker
-        died is retried once alone (the worker may have died of something else), else it gets the fallback.
-        The rest of the chunk is sent again."""
-        unit, key = run.units[run.done], run.keys[run.done]
+        """The chunk failed somewhere after its last report. With several units left, which one is unknown, so
+        each goes again alone. A lone batched unit is split into its samples; a lone sample whose worker died is
+        sent once more (the worker may have died of something else); otherwise it gets the fallback score."""
+        rest = list(zip(run.keys[run.done :], run.units[run.done :]))
+        if len(rest) > 1:
+            todo.extend([unit] for unit in rest)
+            return
+        ((key, unit),) = rest
         if len(unit) > 1:
             todo.extend([(key, [i])] for i in unit)
         elif retry and unit[0] not in self._retried:
@@ -184,9 +200,6 @@ class RewardPool:
             todo.append([(key, unit)])
         else:
             results[unit[0]] = Scored(self.fallback, error=error)
-        rest = list(zip(run.keys[run.done + 1 :], run.units[run.done + 1 :]))
-        if rest:
-            todo.append(rest)
 
     def close(self) -> None:
         for w in self.workers:

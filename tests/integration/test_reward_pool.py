@@ -59,8 +59,9 @@ def test_pool_serves_after_failures(pool):
 
 
 def test_a_hung_sample_costs_its_own_timeout_not_the_chunks(pool):
-    """One chunk of 16 with the hung sample first: its worker is replaced after about `timeout_s` (2 s) and
-    the 15 others are scored on, instead of the chunk holding the worker for 16 × 2 s."""
+    """One chunk of 16 with the hung sample first: its worker is replaced after `timeout_s` (2 s), the chunk's
+    units go again one by one, the hung one times out alone (2 s more) and the 15 others are scored, instead
+    of the chunk holding the worker for 16 × 2 s."""
     texts = ["hang"] + ["abc"] * 15
     start = time.monotonic()
     out = _score(pool, texts, chunk_size=16)
