@@ -1,5 +1,6 @@
-"""GRPO, ReMax, GPPO and PPO side by side: same environment, warmed-up checkpoint, seed, workload
-and number of steps. Reward curves, seconds per step, and peak memory of all processes.
+"""Every algorithm side by side (GRPO, ReMax, GPPO, PPO, RLOO, REINFORCE++, GSPO, CISPO): same environment,
+warmed-up checkpoint, seed, workload and number of steps. Reward curves, seconds per step, and peak memory
+of all processes.
 
     .venv/bin/python benchmarks/algorithms.py --steps 60
 
@@ -26,7 +27,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-ALGORITHMS = ["grpo", "remax", "gppo", "ppo"]
+ALGORITHMS = ["grpo", "remax", "gppo", "ppo", "rloo", "reinforce_pp", "gspo", "cispo"]
 SKIP = 2  # first steps left out of the timing (engine and learner warm-up)
 
 
@@ -141,7 +142,7 @@ def plot(results: dict, out: Path) -> None:
                 sum(curve[max(0, i - window + 1) : i + 1]) / len(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))
             ]
             ax.plot(steps, smooth, color=line.get_color(), linewidth=2, label=f"{algo} ({r['step_s_mean']:.2f} s/step)")
-    ax.set_title("2-digit addition, tiny model, same warmed-up start (bold: 10-step mean)", fontsize=10)
+    ax.set_title("carry-heavy 2-digit addition, tiny model, same warmed-up start (bold: 10-step mean)", fontsize=10)
     ax.set_xlabel("step")
     ax.set_ylabel("mean reward (exact answer)")
     ax.legend()
