@@ -5,7 +5,7 @@
 Each case runs in a fresh process (so its peak resident memory is its own) on a small random Qwen2 (the
 backbone is tiny: the output head and its logits are what grows with the vocabulary):
   full      rlpost with the full float32 logits [B, T, V] (`learner.logprob_chunk: 0`)
-  chunked   rlpost's chunked head (`learner.logprob_chunk: 512`, the default from a 32k vocabulary)
+  chunked   rlpost's chunked head (`AUTO_CHUNK` positions, the default from a 32k vocabulary)
   trl       TRL's way: the model's logits, then `trl.trainer.utils.selective_log_softmax` (what
             GRPOTrainer calls for its per-token logprobs)
 Peak = the process's maximum RSS during 3 forward + backward passes minus its RSS before them (MB);
@@ -32,7 +32,7 @@ def one_case(mode: str, vocab: int, length: int, batch: int, threads: int) -> di
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from rlpost.learner.logprobs import model_logprobs
+    from rlpost.learner.logprobs import AUTO_CHUNK, model_logprobs
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -50,7 +50,7 @@ def one_case(mode: str, vocab: int, length: int, batch: int, threads: int) -> di
         if mode == "trl":
             logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1]
             return selective_log_softmax(logits / 1.0, ids[:, 1:]).sum()
-        return model_logprobs(model, ids, mask, 1.0, 512 if mode == "chunked" else 0)[0].sum()
+        return model_logprobs(model, ids, mask, 1.0, AUTO_CHUNK if mode == "chunked" else 0)[0].sum()
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()

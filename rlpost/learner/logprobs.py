@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 AUTO_CHUNK_VOCAB = 32768  # vocabularies from this size on are chunked by default
-AUTO_CHUNK = 512  # positions per chunk
+AUTO_CHUNK = 128  # positions per chunk (of every row of the micro-batch)
 
 
 def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
