@@ -28,7 +28,7 @@ import operator
 import random
 from typing import Any
 
-from rlpost.envs import Environment, RewardSpec, register_env
+from rlpost.envs import Environment, RewardSpec, register_env, rows_loader
 
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 _SPLIT_SALT = {"train": 0, "test": 1}
@@ -142,17 +142,11 @@ def make_rows(
     return splits[split]
 
 
-def _load(split: str, params: dict[str, Any]):
-    import datasets
-
-    return datasets.Dataset.from_list(make_rows(split, **params))
-
-
 ARITHMETIC = register_env(
     Environment(
         name="arithmetic",
         description="synthetic integer arithmetic (a+b=), exact-answer reward; built locally",
-        load=_load,
+        load=rows_loader(lambda split, params: make_rows(split, **params)),
         rewards=(RewardSpec("exact_answer"),),
         reference_fields=("answer",),
         sft_target=lambda row: row.get("target", row["answer"]),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlpost.envs import Environment, load_rows, register_env, split_params
+from rlpost.envs import Environment, load_rows, register_env, rows_loader, split_params
 
 OWN = {"prompt", "template", "references", "target"}
 
@@ -58,17 +58,11 @@ def _target(row: dict[str, Any]) -> str:
     return str(row["target"])
 
 
-def _load(split: str, params: dict[str, Any]):
-    import datasets
-
-    return datasets.Dataset.from_list(make_rows(split, params))
-
-
 DATASET = register_env(
     Environment(
         name="dataset",
         description="any local jsonl / parquet file or datasets name, columns mapped to prompt and reward fields",
-        load=_load,
+        load=rows_loader(make_rows),
         rewards=(),
         reference_fields=None,
         sft_target=_target,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rlpost.envs import Environment, RewardSpec, load_rows, register_env, split_params
+from rlpost.envs import Environment, RewardSpec, load_rows, register_env, rows_loader, split_params
 
 BUNDLED = Path(__file__).parent / "data" / "gsm8k_bundled.jsonl"
 TEMPLATE = "{question}\nSolve it step by step and end with the final answer on its own line as '#### <number>'."
@@ -35,17 +35,11 @@ def make_rows(split: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _load(split: str, params: dict[str, Any]):
-    import datasets
-
-    return datasets.Dataset.from_list(make_rows(split, params))
-
-
 GSM8K = register_env(
     Environment(
         name="gsm8k",
         description="math word problems (GSM8K format, '#### n' answers), math reward; 40 bundled or a local/datasets source",
-        load=_load,
+        load=rows_loader(make_rows),
         rewards=(RewardSpec("math"),),
         reference_fields=("answer",),
         sft_target=lambda row: row["answer"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rlpost.envs import Environment, RewardSpec, load_rows, register_env, split_params
+from rlpost.envs import Environment, RewardSpec, load_rows, register_env, rows_loader, split_params
 
 BUNDLED = Path(__file__).parent / "data" / "mbpp_bundled.jsonl"
 TEMPLATE = "{text}\nYour code should pass these tests:\n{tests}\nAnswer with the code in a ```python block."
@@ -39,12 +39,6 @@ def make_rows(split: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _load(split: str, params: dict[str, Any]):
-    import datasets
-
-    return datasets.Dataset.from_list(make_rows(split, params))
-
-
 def _sft_target(row: dict[str, Any]) -> str:
     if not row["code"]:
         raise ValueError(f"mbpp: row {row['text'][:40]!r} has no reference 'code' for supervised warm-up")
@@ -55,7 +49,7 @@ MBPP = register_env(
     Environment(
         name="mbpp",
         description="Python tasks (MBPP format, assert tests), sandboxed code reward; 27 bundled or a local/datasets source",
-        load=_load,
+        load=rows_loader(make_rows),
         rewards=(RewardSpec("code"),),
         reference_fields=("test_list", "test_setup_code"),
         sft_target=_sft_target,

@@ -48,6 +48,17 @@ class Environment:
 ENVS: dict[str, Environment] = {}
 
 
+def rows_loader(make_rows: Callable[[str, dict[str, Any]], list[dict[str, Any]]]) -> Callable[[str, dict[str, Any]], Any]:
+    """An `Environment.load` from a function building a split's rows as dicts."""
+
+    def load(split: str, params: dict[str, Any]):
+        import datasets
+
+        return datasets.Dataset.from_list(make_rows(split, params))
+
+    return load
+
+
 def register_env(env: Environment) -> Environment:
     if env.name in ENVS and ENVS[env.name] is not env:
         raise ValueError(f"environment {env.name!r} is already registered")
