@@ -11,22 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import rlpost.algorithms.common  # noqa: F401  (the clipped loss)
 from rlpost.algorithms.advantages import gae_advantages, masked_whiten, token_level_rewards
 from rlpost.algorithms.aggregation import masked_mean
-from rlpost.algorithms.kl import kl_penalty
+from rlpost.algorithms.common import reward_kl  # (registers the clipped loss too)
 from rlpost.algorithms.registry import Advantages, Algorithm, Estimator, register_algorithm, register_estimator
 from rlpost.algorithms.value import explained_variance
 
 
 def ppo_advantages(batch, p: Mapping[str, Any]) -> Advantages:
     mask = batch.response_mask
-    stats: dict[str, float] = {}
-    kl = None
-    if p["kl_coef"] > 0 and p["kl_in"] == "reward":
-        kl = kl_penalty(batch.old_logprobs, batch.ref_logprobs, "k1") * mask
-        stats["kl/mean"] = masked_mean(kl, mask).item()
-    token_rewards = token_level_rewards(batch.rewards, mask, kl=kl, kl_coef=p["kl_coef"])
+    kl, kl_coef, stats = reward_kl(batch, p)
+    token_rewards = token_level_rewards(batch.rewards, mask, kl=kl, kl_coef=kl_coef)
     adv, returns = gae_advantages(token_rewards, batch.values, mask, gamma=p["gamma"], lam=p["lam"])
     stats["critic/explained_variance"] = explained_variance(batch.values, returns, mask)
     stats["critic/returns_mean"] = masked_mean(returns, mask).item()

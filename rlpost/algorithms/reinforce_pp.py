@@ -6,19 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import rlpost.algorithms.common  # noqa: F401  (the clipped loss)
 from rlpost.algorithms.advantages import reinforce_pp_advantages
-from rlpost.algorithms.aggregation import masked_mean
-from rlpost.algorithms.kl import kl_penalty
+from rlpost.algorithms.common import reward_kl  # (registers the clipped loss too)
 from rlpost.algorithms.registry import Advantages, Algorithm, Estimator, register_algorithm, register_estimator
 
 
 def _advantages(batch, p: Mapping[str, Any], grouped: bool) -> Advantages:
     mask = batch.response_mask
-    kl, kl_coef, stats = None, 0.0, {}
-    if p["kl_coef"] > 0 and p["kl_in"] == "reward":
-        kl, kl_coef = kl_penalty(batch.old_logprobs, batch.ref_logprobs, "k1") * mask, p["kl_coef"]
-        stats["kl/mean"] = masked_mean(kl, mask).item()
+    kl, kl_coef, stats = reward_kl(batch, p)
     adv = reinforce_pp_advantages(
         batch.rewards, mask, kl=kl, kl_coef=kl_coef, gamma=p["gamma"], group_ids=batch.group_ids if grouped else None
     )

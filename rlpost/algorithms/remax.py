@@ -15,9 +15,7 @@ from typing import Any
 import torch
 
 from rlpost.algorithms.advantages import remax_advantages
-from rlpost.algorithms.aggregation import masked_mean
-from rlpost.algorithms.common import clipped_loss
-from rlpost.algorithms.kl import kl_penalty
+from rlpost.algorithms.common import clipped_loss, reward_kl
 from rlpost.algorithms.policy_loss import reinforce_policy_loss
 from rlpost.algorithms.registry import (
     Advantages,
@@ -44,11 +42,10 @@ def remax_returns(
 def remax_batch_advantages(batch, p: Mapping[str, Any]) -> Advantages:
     mask = batch.response_mask
     adv = remax_advantages(batch.rewards, batch.baseline_rewards, mask, clip=p["adv_clip"])
-    stats = {"reward/greedy_mean": batch.baseline_rewards.mean().item()}
-    kl, kl_coef = torch.zeros_like(adv), 0.0
-    if p["kl_coef"] > 0 and p["kl_in"] == "reward":
-        kl, kl_coef = kl_penalty(batch.old_logprobs, batch.ref_logprobs, "k1") * mask, p["kl_coef"]
-        stats["kl/mean"] = masked_mean(kl, mask).item()
+    kl, kl_coef, stats = reward_kl(batch, p)
+    stats["reward/greedy_mean"] = batch.baseline_rewards.mean().item()
+    if kl is None:
+        kl = torch.zeros_like(adv)
     return Advantages(remax_returns(adv, kl, mask, gamma=p["gamma"], kl_coef=kl_coef), stats=stats)
 
 

@@ -193,3 +193,23 @@ def test_the_loop_trains_with_a_plugin_recipe(tmp_path):
     assert_close(batch.advantages, expected)
     assert lines(run_dir, "metrics.jsonl")[0]["advantage/scale"] == 3.0
     assert fakes.learners.params[0][0]["adv_scale"] == 3.0  # the learners get the recipe's settings too
+
+
+@pytest.mark.parametrize("name", ["ppo", "reinforce_pp", "remax"])
+def test_kl_in_the_loss_leaves_the_reward_based_estimators_alone(name):
+    """`kl_in: loss` with β > 0: the estimator sees no KL term (the learner adds it to the loss); PPO used to
+    raise here ("kl_coef is non-zero but no kl was given")."""
+    from types import SimpleNamespace
+
+    mask = torch.ones(2, 3, dtype=F64)
+    batch = SimpleNamespace(
+        rewards=_t([1.0, 0.0]), response_mask=mask, values=torch.zeros(2, 3, dtype=F64), group_ids=torch.tensor([0, 0]),
+        baseline_rewards=_t([0.5, 0.5]), old_logprobs=-torch.ones(2, 3, dtype=F64), ref_logprobs=-2 * torch.ones(2, 3, dtype=F64),
+    )  # fmt: skip
+    params = {"gamma": 1.0, "lam": 0.95, "whiten_advantages": False, "adv_clip": 5.0, "kl_in": "loss"}
+    in_loss = get_algorithm(name).advantages(batch, {**params, "kl_coef": 0.1})
+    without = get_algorithm(name).advantages(batch, {**params, "kl_coef": 0.0})
+    assert_close(in_loss.advantages, without.advantages)
+    assert "kl/mean" not in in_loss.stats
+    in_reward = get_algorithm(name).advantages(batch, {**params, "kl_coef": 0.1, "kl_in": "reward"})
+    assert in_reward.stats["kl/mean"] == pytest.approx(1.0)  # log π_old − log π_ref = 1 on every token
