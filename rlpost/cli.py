@@ -176,7 +176,7 @@ def _positive(text: str) -> int:
 def eval_scorer(envs, engine: str):
     """With the vLLM engine (Ray is up anyway): a reward pool with the default `rewards.*` settings, so each
     sample is time-bounded; with the hf engine: in this process. Returns (score, close)."""
-    from rlpost.evaluation import score_here
+    from rlpost.evaluation import score_here, scored_by
 
     if engine != "vllm":
         return score_here, lambda: None
@@ -187,7 +187,7 @@ def eval_scorer(envs, engine: str):
 
     start_ray(ClusterConfig())
     pool = RewardPool.from_config(reward_bindings(envs), RewardWorkersConfig())
-    return (lambda env, samples: pool.score(samples, [env.binding] * len(samples))), pool.close
+    return scored_by(pool), pool.close
 
 
 def cmd_eval(args) -> int:

@@ -204,10 +204,7 @@ class AlgorithmConfig(Section):
         try:
             own = algo.settings.model_validate(extra)
         except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-            raise ValueError(f"{key}: {msg}") from None
+            raise ValueError(_format_error(e)) from None
         for key, value in own.model_dump().items():
             setattr(self, key, value)
 

@@ -12,9 +12,10 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+from rlpost.plugins import load_entry_point, register_once
 
 ENTRY_POINT_GROUP = "rlpost.envs"
 
@@ -60,10 +61,7 @@ def rows_loader(make_rows: Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 
 
 def register_env(env: Environment) -> Environment:
-    if env.name in ENVS and ENVS[env.name] is not env:
-        raise ValueError(f"environment {env.name!r} is already registered")
-    ENVS[env.name] = env
-    return env
+    return register_once(ENVS, env.name, env, "environment")
 
 
 def load_builtins() -> None:
@@ -75,10 +73,9 @@ def get_env(name: str) -> Environment:
     load_builtins()
     if name in ENVS:
         return ENVS[name]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            obj = ep.load()
-            return register_env(obj) if isinstance(obj, Environment) else ENVS[name]
+    obj = load_entry_point(ENTRY_POINT_GROUP, name)
+    if obj is not None:
+        return register_env(obj) if isinstance(obj, Environment) else ENVS[name]
     raise KeyError(f"unknown environment {name!r}; registered: {sorted(ENVS)}")
 
 

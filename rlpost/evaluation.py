@@ -105,6 +105,12 @@ def score_here(env: LoadedEnv, samples: list[Sample]) -> list[Scored]:
     return score_with_bindings(bindings, samples, fallback=0.0)
 
 
+def scored_by(scorer) -> Score:
+    """A `Score` through a reward scorer (`RewardScorer`, e.g. a run's reward workers): each environment's
+    samples with that environment's reward binding, so every sample is time-bounded."""
+    return lambda env, samples: scorer.score(samples, [env.binding] * len(samples))
+
+
 def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Completion]], threshold: float, score: Score):
     """Per problem, whether each response scores >= `threshold` (a reward error counts as wrong); and how
     many reward calls failed."""
@@ -178,6 +184,11 @@ def evaluate(
     finally:
         close()
     return results
+
+
+def pooled(results: dict[str, dict[str, float | int]], key: str) -> float:
+    """`key` of `evaluate`'s per-environment results pooled over the environments, weighted by their problems."""
+    return sum(r[key] * r["n"] for r in results.values()) / sum(r["n"] for r in results.values())
 
 
 def parse_env_arg(text: str) -> EnvSpec:

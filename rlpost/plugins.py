@@ -1,5 +1,6 @@
-"""Loading a plugin object by reference: `pkg.module:attr`, or `path/to/file.py:attr` (a file is
-executed once per process, whatever spelling of its path is used)."""
+"""What the registries (rewards, environments, algorithms) share: registering an object under a name
+once, finding one in an entry-point group, and loading one by reference, `pkg.module:attr` or
+`path/to/file.py:attr` (a file is executed once per process, whatever spelling of its path is used)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,27 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def register_once(table: dict[str, T], name: str, obj: T, kind: str) -> T:
+    """`table[name] = obj`; another object already under `name` is an error (the same one again is not)."""
+    if name in table and table[name] is not obj:
+        raise ValueError(f"{kind} {name!r} is already registered")
+    table[name] = obj
+    return obj
+
+
+def load_entry_point(group: str, name: str) -> Any | None:
+    """The object the entry point `name` of `group` names, loaded; None when there is none."""
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            return ep.load()
+    return None
 
 
 def load_attr(spec: str, kind: str = "plugin") -> Any:

@@ -13,10 +13,9 @@ import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
-from rlpost.plugins import load_attr
+from rlpost.plugins import load_attr, load_entry_point
 
 ENTRY_POINT_GROUP = "rlpost.rewards"
 
@@ -110,9 +109,9 @@ def resolve_reward(spec: str) -> RewardPlugin:
         return REWARDS[spec]
     if ":" in spec:
         return _as_plugin(spec, load_attr(spec, "reward"))
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == spec:
-            return _as_plugin(spec, ep.load())
+    obj = load_entry_point(ENTRY_POINT_GROUP, spec)
+    if obj is not None:
+        return _as_plugin(spec, obj)
     raise KeyError(f"unknown reward {spec!r}; registered: {sorted(REWARDS)} (or use pkg.module:attr / file.py:attr)")
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+
+from rlpost.plugins import load_attr, load_entry_point, register_once
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -90,20 +91,14 @@ LOSSES: dict[str, PolicyLoss] = {}
 
 
 def register_estimator(estimator: Estimator) -> Estimator:
-    if estimator.name in ESTIMATORS and ESTIMATORS[estimator.name] is not estimator:
-        raise ValueError(f"estimator {estimator.name!r} is already registered")
     unknown = set(estimator.kl_placements) - set(KL_PLACEMENTS)
     if not estimator.kl_placements or unknown:
         raise ValueError(f"estimator {estimator.name!r}: kl_placements must be a non-empty subset of {KL_PLACEMENTS}")
-    ESTIMATORS[estimator.name] = estimator
-    return estimator
+    return register_once(ESTIMATORS, estimator.name, estimator, "estimator")
 
 
 def register_loss(loss: PolicyLoss) -> PolicyLoss:
-    if loss.name in LOSSES and LOSSES[loss.name] is not loss:
-        raise ValueError(f"policy loss {loss.name!r} is already registered")
-    LOSSES[loss.name] = loss
-    return loss
+    return register_once(LOSSES, loss.name, loss, "policy loss")
 
 
 @dataclass(frozen=True)
@@ -200,15 +195,9 @@ def get_algorithm(name: str) -> Algorithm:
     `path/to/file.py:attr` (loading it registers it; it is then also known under that reference)."""
     if name in ALGORITHMS:
         return ALGORITHMS[name]
-    if ":" in name:
-        from rlpost.plugins import load_attr
-
-        obj = load_attr(name)
-    else:
-        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-        if not found:
-            raise KeyError(f"unknown algorithm {name!r}; registered: {sorted(ALGORITHMS)} (or pkg.module:attr / file.py:attr)")
-        obj = found[0].load()
+    obj = load_attr(name, "algorithm") if ":" in name else load_entry_point(ENTRY_POINT_GROUP, name)
+    if obj is None:
+        raise KeyError(f"unknown algorithm {name!r}; registered: {sorted(ALGORITHMS)} (or pkg.module:attr / file.py:attr)")
     if not isinstance(obj, Algorithm):
         raise TypeError(f"algorithm {name!r} is a {type(obj).__name__}, not an rlpost.algorithms.Algorithm")
     ALGORITHMS.setdefault(obj.name, obj)

@@ -55,6 +55,11 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
     start_ray(cfg.cluster)
     gpu = 1 if cfg.cluster.use_gpu else 0
     started: list[Any] = []  # objects with close(), stopped in reverse if a later part fails
+
+    def close() -> None:
+        for part in reversed(started):
+            part.close()
+
     try:
         engine_env = vllm_env(cfg.rollout.threads or cores(), cfg.rollout.kv_cache_gib) if cfg.rollout.engine == "vllm" else {}
 
@@ -94,14 +99,8 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         engines.wait_ready()
         learners.wait_ready()
     except BaseException:
-        for part in reversed(started):
-            part.close()
+        close()
         raise
-
-    def close() -> None:
-        for part in reversed(started):
-            part.close()
-
     description = (
         f"started {cfg.rollout.num_engines} {cfg.rollout.engine} engine(s), {len(learners.policy)} DeepSpeed learner(s) "
         f"(ZeRO-{cfg.learner.zero_stage}), {f'{len(learners.critic)} critic learner(s), ' if learners.critic else ''}"

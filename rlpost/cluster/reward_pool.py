@@ -152,9 +152,7 @@ class RewardPool:
             now = time.monotonic()
             for gen, run in list(running.items()):
                 if now - run.since > self.timeout_s * len(run.units[run.done]):
-                    running.pop(gen)
-                    self._replace(run.slot)
-                    idle.append(run.slot)
+                    self._lost(gen, running, idle)
                     self._fail(run, f"reward timed out after {self.timeout_s:g}s", todo, results)
         return results  # type: ignore[return-value]
 
@@ -170,9 +168,7 @@ class RewardPool:
         try:
             finished = ray.get(ref)
         except Exception as e:  # noqa: BLE001 - a dead or broken worker is replaced
-            running.pop(gen)
-            self._replace(run.slot)
-            idle.append(run.slot)
+            self._lost(gen, running, idle)
             self._fail(run, f"reward worker failed: {type(e).__name__}: {str(e)[:300]}", todo, results, retry=True)
             return
         for scored in finished:
@@ -183,6 +179,12 @@ class RewardPool:
         if run.done == len(run.units):  # the worker is free once its last unit is in (the stream's end may lag)
             running.pop(gen)
             idle.append(run.slot)
+
+    def _lost(self, gen: Any, running: dict[Any, _Running], idle: list[int]) -> None:
+        """A stream whose worker hung or died: the worker is replaced and its slot free again."""
+        run = running.pop(gen)
+        self._replace(run.slot)
+        idle.append(run.slot)
 
     def _fail(self, run: _Running, error: str, todo: deque, results: list[Scored | None], retry: bool = False) -> None:
         """The chunk failed somewhere after its last report. With several units left, which one is unknown, so

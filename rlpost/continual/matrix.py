@@ -58,7 +58,7 @@ def evaluate_tasks(
 ) -> dict:
     """One matrix row: per task greedy accuracy and pass@k (problem-weighted over its environments), and
     the per-environment results of `rlpost.evaluation.evaluate` (scored by `score`, default in this process)."""
-    from rlpost.evaluation import evaluate, score_here
+    from rlpost.evaluation import evaluate, pooled, score_here
 
     accuracy, pass_k, per_env = [], [], {}
     key = f"pass@{cfg.k}"
@@ -67,9 +67,8 @@ def evaluate_tasks(
             model_path, task.envs, cfg.k, engine, n=cfg.n, threshold=cfg.threshold, max_new_tokens=max_new_tokens,
             temperature=cfg.temperature, limit=cfg.limit, seed=seed, score=score or score_here,
         )  # fmt: skip
-        total = sum(r["n"] for r in results.values())
-        accuracy.append(sum(r["greedy_accuracy"] * r["n"] for r in results.values()) / total)
-        pass_k.append(sum(r[key] * r["n"] for r in results.values()) / total)
+        accuracy.append(pooled(results, "greedy_accuracy"))
+        pass_k.append(pooled(results, key))
         per_env[task.name] = results
     return {"accuracy": accuracy, "pass_at_k": pass_k, "envs": per_env}
 

@@ -86,7 +86,7 @@ class SFTStages:
 
         from rlpost.cluster.reward_pool import RewardPool
         from rlpost.cluster.runtime import start_ray
-        from rlpost.evaluation import ENGINE_FACTORIES, EngineOptions
+        from rlpost.evaluation import ENGINE_FACTORIES, EngineOptions, scored_by
 
         cfg = self.cfg
         envs = [e for t in self.tasks for e in t.envs]
@@ -96,14 +96,11 @@ class SFTStages:
         start_ray(cfg.cluster)
         pool = RewardPool.from_config(reward_bindings(envs), cfg.rewards)
         generate, close = ENGINE_FACTORIES[cfg.rollout.engine](opts)
-
-        def score(env, samples):
-            return pool.score(samples, [env.binding] * len(samples))
-
         try:
             evaluate_and_record(
-                self.matrix, self.run_dir, self.tracker, cfg, self.tasks, model, generate, index, self.step, score
-            )
+                self.matrix, self.run_dir, self.tracker, cfg, self.tasks, model, generate, index, self.step,
+                scored_by(pool),
+            )  # fmt: skip
         finally:
             close()
             pool.close()

@@ -19,7 +19,6 @@ from rlpost.checkpoint import (
 from rlpost.config import ExperimentConfig, StageConfig
 from rlpost.data import LoadedEnv, PromptSampler, load_stage_envs
 from rlpost.plots import plot_run
-from rlpost.rewards import Sample, Scored
 from rlpost.rollout import SamplingSpec
 from rlpost.trainer.metrics import sample_records
 from rlpost.trainer.prompts import max_model_len, pad_token_id
@@ -168,36 +167,32 @@ class Trainer:
         mark_complete(path, state)
         return path
 
-    # ----- evaluation matrix --------------------------------------------------------------
-    def score_env(self, env: LoadedEnv, samples: list[Sample]) -> list[Scored]:
-        """Evaluation scoring: the run's reward workers with the environment's binding (time-bounded)."""
-        return self.cluster.rewards.score(samples, [env.binding] * len(samples))
-
+    # ----- evaluation ---------------------------------------------------------------------
     def evaluate(self, after: int | None) -> None:
         """Append the matrix row after stage `after` (None: the starting policy) and redraw its plots."""
         from rlpost.continual.matrix import evaluate_and_record
+        from rlpost.evaluation import scored_by
 
         if self.cfg.continual.eval.enabled:
             evaluate_and_record(
                 self.matrix, self.run_dir, self.tracker, self.cfg, self.eval_tasks, self.model_path,
-                self.cluster.engines.generate, after, self.step, self.score_env,
+                self.cluster.engines.generate, after, self.step, scored_by(self.cluster.rewards),
             )  # fmt: skip
 
     def evaluate_heldout(self, index: int) -> dict[str, float]:
         """Greedy and sampled accuracy (the rollout temperature, `heldout.samples` per problem) of the current
         policy on stage `index`'s test split, pooled over its environments; also a `heldout` event."""
-        from rlpost.evaluation import evaluate
+        from rlpost.evaluation import evaluate, pooled, scored_by
 
         h, start = self.cfg.heldout, time.perf_counter()
         results = evaluate(
             self.model_path, self.heldout[index], 1, self.cluster.engines.generate, n=h.samples, threshold=h.threshold,
             max_new_tokens=self.cfg.rollout.max_new_tokens, temperature=self.cfg.rollout.temperature,
-            top_p=self.cfg.rollout.top_p, limit=h.limit, seed=self.cfg.run.seed + self.step, score=self.score_env,
+            top_p=self.cfg.rollout.top_p, limit=h.limit, seed=self.cfg.run.seed + self.step,
+            score=scored_by(self.cluster.rewards),
         )  # fmt: skip
-        total = sum(r["n"] for r in results.values())
-        greedy = sum(r["greedy_accuracy"] * r["n"] for r in results.values()) / total
-        sampled = sum(r["pass@1"] * r["n"] for r in results.values()) / total
-        self.event("heldout", greedy=round(greedy, 4), sampled=round(sampled, 4), problems=total,
+        greedy, sampled = pooled(results, "greedy_accuracy"), pooled(results, "pass@1")
+        self.event("heldout", greedy=round(greedy, 4), sampled=round(sampled, 4), problems=sum(r["n"] for r in results.values()),
                    seconds=round(time.perf_counter() - start, 2))  # fmt: skip
         return {"heldout/greedy_accuracy": greedy, "heldout/sampled_accuracy": sampled}
 

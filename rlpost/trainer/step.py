@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rlpost.batch import RolloutBatch
 from rlpost.config import ExperimentConfig
@@ -22,6 +23,7 @@ from rlpost.trainer.sampling import collect_groups
 from rlpost.trainer.scoring import score_batch, shape_rewards
 from rlpost.trainer.settings import StageAlgorithm
 
+T = TypeVar("T")
 EventFn = Callable[..., None]  # (kind, **fields) -> None, e.g. Tracker.event with the step bound
 
 
@@ -81,26 +83,30 @@ class Step:
         """`produce`, redone on the same rows after a rollout engine died, hung or raised (the engine is
         restarted with the current weights first), at most `cluster.max_step_retries` times."""
         position = sampler.state()
+
+        def recover() -> None:
+            self.cluster.weights.push()
+            sampler.load_state(position)
+
+        produced, attempts = self.retry_engines(lambda: self.produce(sampler, algo, Timer()), recover)
+        produced.stats["events/step_retries"] = float(attempts)
+        return produced
+
+    def retry_engines(self, action: Callable[[], T], recover: Callable[[], None]) -> tuple[T, int]:
+        """`action()` and the retries it took: after a rollout engine fails, the engine is restarted (and the
+        event recorded), `recover()` runs and the action again, at most `cluster.max_step_retries` times.
+        Any other failure, or one too many, propagates."""
         retries = self.cfg.cluster.max_step_retries
         for attempt in range(retries + 1):
-            timer = Timer()
             try:
-                produced = self.produce(sampler, algo, timer)
+                return action(), attempt
             except ActorFailure as failure:
                 if failure.role != ENGINE_ROLE or attempt == retries:
                     raise
-                self.restart_engine(failure)
-                self.cluster.weights.push()
-                sampler.load_state(position)
-                continue
-            produced.stats["events/step_retries"] = float(attempt)
-            return produced
+                self.on_event("restart", actor=f"{failure.role} {failure.index}", error=str(failure))
+                self.cluster.engines.restart(failure.index)
+                recover()
         raise AssertionError("unreachable")
-
-    def restart_engine(self, failure: ActorFailure) -> None:
-        """Replace the failed engine (the caller pushes weights after) and record the event."""
-        self.on_event("restart", actor=f"{failure.role} {failure.index}", error=str(failure))
-        self.cluster.engines.restart(failure.index)
 
     # ----- consumer: 5 logprobs, 6 advantages + optimizer steps, 7 weight sync, 8 metrics ----------
     def consume(self, produced: Produced, algo: StageAlgorithm, step: int) -> dict[str, float]:
@@ -135,16 +141,9 @@ class Step:
         return metrics
 
     def sync_weights(self, produced: Produced) -> float:
-        """Push the new weights; an engine failing the push is restarted (which pushes again): the
-        optimizer step already taken is never redone."""
-        retries = self.cfg.cluster.max_step_retries
-        for attempt in range(retries + 1):
-            try:
-                return self.cluster.weights.push()
-            except ActorFailure as failure:
-                if failure.role != ENGINE_ROLE or attempt == retries:
-                    raise
-                produced.stats["events/step_retries"] = produced.stats.get("events/step_retries", 0.0) + 1
-                self.restart_engine(failure)
-        raise AssertionError("unreachable")
-
+        """Push the new weights; an engine failing the push is restarted and the push repeated: the optimizer
+        step already taken is never redone."""
+        seconds, attempts = self.retry_engines(self.cluster.weights.push, lambda: None)
+        if attempts:
+            produced.stats["events/step_retries"] = produced.stats.get("events/step_retries", 0.0) + attempts
+        return seconds
