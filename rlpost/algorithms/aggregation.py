@@ -47,3 +47,12 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `values` over entries where `mask` is 1 (0 when the mask is empty)."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def combine_stats(stats: list[dict[str, float]]) -> dict[str, float]:
+    """Scalar diagnostics of several micro-batches or ranks as one: keys ending in `_max` by their maximum,
+    the others by their mean (keys of the first dict; empty for no stats)."""
+    return {
+        k: max(s[k] for s in stats) if k.endswith("_max") else sum(s[k] for s in stats) / len(stats)
+        for k in (stats[0] if stats else {})
+    }

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from rlpost.algorithms.aggregation import combine_stats
 from rlpost.batch import RolloutBatch
 from rlpost.learner.distributed import init_rank
 
@@ -161,7 +162,7 @@ class DeepSpeedLearner:
                 if spec.zero_stage > 0 and self.engine.get_global_grad_norm() is not None:
                     grad_norms.append(float(self.engine.get_global_grad_norm()))
         self.updates += 1
-        out = {k: sum(s[k] for s in micro_stats) / len(micro_stats) for k in micro_stats[0]}
+        out = combine_stats(micro_stats)
         out["lr"] = lr
         out[self.loss_name] = sum(mini_losses) / len(mini_losses)
         if grad_norms:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from rlpost.algorithms import aggregate_token_loss, kl_penalty, masked_mean, resolve_algorithm
+from rlpost.algorithms.off_policy import correction_weights
 from rlpost.batch import RolloutBatch
 from rlpost.learner.deepspeed_learner import DeepSpeedLearner, LearnerSpec
 from rlpost.learner.logprobs import batched_logprobs, chunking_agrees, default_chunk, model_logprobs
@@ -57,6 +58,13 @@ class PolicyLearner(DeepSpeedLearner):
             # on-policy (one optimizer step per rollout batch): the current policy is the old one
             old_logprobs = logprobs.detach()
         token_loss, stats = self.algorithm.policy_loss(logprobs, old_logprobs, mb.advantages, mb.response_mask, self.params)
+        weights, is_stats = correction_weights(
+            self.params.get("is_correction") or "none", old_logprobs, mb.rollout_logprobs, mb.response_mask,
+            self.params.get("is_cap", 2.0),
+        )  # fmt: skip
+        if weights is not None:
+            token_loss = token_loss * weights
+            stats.update(is_stats)
         if mb.old_logprobs is None:
             stats["rollout_logprob_abs_diff"] = masked_mean((mb.rollout_logprobs - old_logprobs).abs(), mb.response_mask).item()
         agg = self.params["loss_agg"]

@@ -5,6 +5,7 @@ and the final policy. One step is `rlpost.trainer.step.Step`."""
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 
 from rlpost.checkpoint import (
@@ -25,7 +26,7 @@ from rlpost.trainer.prompts import max_model_len, pad_token_id
 from rlpost.trainer.protocols import ActorFailure, Cluster, Launcher, LaunchSpec
 from rlpost.trainer.run_dir import open_run
 from rlpost.trainer.settings import StageAlgorithm
-from rlpost.trainer.step import Step
+from rlpost.trainer.step import Step, StepResult
 from rlpost.trainer.warmup import prepare_model
 
 
@@ -90,8 +91,9 @@ class Trainer:
             self.cluster.weights.push()
         return resumed
 
-    def event(self, kind: str, **fields) -> None:
-        self.tracker.event(self.step, kind, **fields)
+    def event(self, kind: str, step: int | None = None, **fields) -> None:
+        """An events.jsonl line at `step` (default: the last step logged)."""
+        self.tracker.event(self.step if step is None else step, kind, **fields)
 
     # ----- stages -------------------------------------------------------------------------
     def begin_stage(self, index: int) -> StageAlgorithm:
@@ -138,20 +140,32 @@ class Trainer:
             sampler.load_state(self.state.sampler)
             done = self.state.stage_step
         every = self.cfg.checkpoint.save_every
-        for k in range(done, stage.steps):
-            self.step += 1
-            result = self.runner.run(sampler, algo, self.step)
-            metrics = {**result.metrics, "stage": stage.name, **(first if k == 0 else {})}
-            if self.heldout and (self.step % self.cfg.heldout.every == 0 or k == stage.steps - 1):
-                metrics.update(self.evaluate_heldout(index))
-            self.tracker.log(self.step, metrics, total)
-            records = sample_records(result.batch, self.cfg.logging.samples_per_step, self.step)
-            if records:
-                self.tracker.log_samples(self.step, records)
-            if every and self.step % every == 0:
-                state = TrainerState(self.step, index, k + 1, sampler=sampler.state(), kl_coef=algo.params["kl_coef"])
-                self.save(checkpoint_dir(self.run_dir, self.step), state, with_state=True)
-                prune(self.run_dir, self.cfg.checkpoint.keep_last)
+        with closing(self.runner.steps(sampler, algo, self.step + 1, stage.steps - done)) as results:
+            for k, result in enumerate(results, start=done):
+                self.step += 1
+                self.log_step(index, k, result, total, first)
+                if every and self.step % every == 0:
+                    self.save_step(index, k, result, algo)
+
+    def log_step(self, index: int, k: int, result: StepResult, total: int, first: dict) -> None:
+        """The metrics line of stage step `k` (with held-out accuracy when due) and its samples."""
+        stage = self.cfg.stages[index]
+        metrics = {**result.metrics, "stage": stage.name, **(first if k == 0 else {})}
+        if self.heldout and (self.step % self.cfg.heldout.every == 0 or k == stage.steps - 1):
+            metrics.update(self.evaluate_heldout(index))
+        self.tracker.log(self.step, metrics, total)
+        records = sample_records(result.batch, self.cfg.logging.samples_per_step, self.step)
+        if records:
+            self.tracker.log_samples(self.step, records)
+
+    def save_step(self, index: int, k: int, result: StepResult, algo: StageAlgorithm) -> None:
+        """A resumable checkpoint after stage step `k`: the sampler as it was after drawing that step's rows, so
+        batches already begun for later steps are drawn again from the same rows after a resume."""
+        state = TrainerState(self.step, index, k + 1, sampler=result.sampler_state, kl_coef=algo.params["kl_coef"])
+        self.save(checkpoint_dir(self.run_dir, self.step), state, with_state=True)
+        prune(self.run_dir, self.cfg.checkpoint.keep_last)
+        if result.in_flight:
+            self.event("checkpoint", in_flight=result.in_flight, regenerated_on_resume=True)
 
     def end_stage(self, index: int, stage: StageConfig) -> None:
         """The stage's checkpoint (resumable; older stages' optimizer states dropped), then its matrix row."""
@@ -233,8 +247,10 @@ class Trainer:
             self.tracker.info(f"plots: {plot_run(self.run_dir)}")
         except ActorFailure as failure:
             last = latest_checkpoint(self.run_dir)
-            self.event("stopped", actor=f"{failure.role} {failure.index}", error=str(failure))
-            raise TrainingFailed(f"run stopped at step {self.step}: {failure}; last checkpoint: {last or 'none'}") from failure
+            self.event("stopped", step=self.step + 1, actor=f"{failure.role} {failure.index}", error=str(failure))
+            raise TrainingFailed(
+                f"run stopped at step {self.step + 1} ({self.step} done): {failure}; last checkpoint: {last or 'none'}"
+            ) from failure
         finally:
             self.shutdown()
         return self.run_dir

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from rlpost.algorithms import masked_mean
+from rlpost.algorithms.aggregation import combine_stats
 from rlpost.algorithms.shaping import all_equal_groups
 from rlpost.batch import RolloutBatch
 from rlpost.trainer.protocols import TrainStats
@@ -32,8 +33,8 @@ class Timer:
 
 
 def mean_stats(stats: list[dict[str, float]], prefix: str) -> dict[str, float]:
-    """Per-rank stats averaged, each key under `prefix`."""
-    return {f"{prefix}/{k}": sum(s[k] for s in stats) / len(stats) for k in (stats[0] if stats else {})}
+    """Per-rank stats combined (`combine_stats`), each key under `prefix`."""
+    return {f"{prefix}/{k}": v for k, v in combine_stats(stats).items()}
 
 
 def step_metrics(batch: RolloutBatch, stats: TrainStats, sync_engine_s: float) -> dict[str, float]:
@@ -66,7 +67,15 @@ def step_metrics(batch: RolloutBatch, stats: TrainStats, sync_engine_s: float) -
         m["rollout/logprob_abs_diff"] = m.pop("actor/rollout_logprob_abs_diff")
     if "actor/kl" in m:
         m["kl/mean"] = m.pop("actor/kl")
+    for key in [k for k in m if k.startswith("actor/is/")]:
+        m[key.removeprefix("actor/")] = m.pop(key)
     return m
+
+
+def staleness_metrics(batch: RolloutBatch, version: int) -> dict[str, float]:
+    """How many steps older than `version` (the weights being trained) the batch's generating weights are."""
+    lag = (version - batch.policy_versions).float()
+    return {"staleness/mean": lag.mean().item(), "staleness/max": lag.max().item()}
 
 
 def sample_records(batch: RolloutBatch, count: int, seed: int) -> list[dict[str, Any]]:

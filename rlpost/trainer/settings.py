@@ -23,6 +23,8 @@ class StageAlgorithm:
         """Stage `index`'s settings; `kl_coef` restores an adaptive β saved mid-stage."""
         config = cfg.stage_algorithm(index)
         params = config.model_dump()
+        if params["is_correction"] is None:
+            params["is_correction"] = "none" if cfg.rollout.mode == "sync" else "tis"
         if kl_coef is not None:
             params["kl_coef"] = kl_coef
         return cls(config, resolve_algorithm(params), params, cfg.critic.value_clip)

@@ -2,21 +2,25 @@
 
 `produce` is steps 1–4 of docs/architecture.md (draw rows, generate, score, filter), `consume`
 steps 5–8 (logprobs, advantages, optimizer steps, weight sync, metrics). The synchronous step is
-`consume(produce())`; an asynchronous mode runs them as producer and consumer joined by a queue
-bounded by the samples' policy versions (`RolloutBatch.policy_versions`).
+`consume(produce())`; `rollout.mode` one_step / async runs `produce` in a background thread
+(`rlpost.trainer.pipeline.AheadProducer`) at most `rollout.max_staleness` steps ahead. Every
+sample carries the policy version that generated it (`RolloutBatch.policy_versions`: the number of
+steps whose weights had been pushed when its generation began), so its lag is known.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from rlpost.batch import RolloutBatch
 from rlpost.config import ExperimentConfig
 from rlpost.data import PromptSampler
-from rlpost.trainer.metrics import Timer, step_metrics
+from rlpost.trainer.metrics import Timer, staleness_metrics, step_metrics
+from rlpost.trainer.pipeline import AheadProducer
 from rlpost.trainer.protocols import ENGINE_ROLE, ActorFailure, Cluster
 from rlpost.trainer.rollout import RolloutPlan, rollout
 from rlpost.trainer.sampling import collect_groups
@@ -24,7 +28,7 @@ from rlpost.trainer.scoring import score_batch, shape_rewards
 from rlpost.trainer.settings import StageAlgorithm
 
 T = TypeVar("T")
-EventFn = Callable[..., None]  # (kind, **fields) -> None, e.g. Tracker.event with the step bound
+EventFn = Callable[..., None]  # (kind, step=..., **fields) -> None, e.g. Trainer.event
 
 
 @dataclass
@@ -34,38 +38,71 @@ class Produced:
     batch: RolloutBatch
     stats: dict[str, float] = field(default_factory=dict)  # sampling/*, events/step_retries
     timer: Timer = field(default_factory=Timer)
+    sampler_state: dict | None = None  # the sampler after drawing this batch's rows (what a checkpoint resumes from)
 
 
 @dataclass
 class StepResult:
     metrics: dict[str, float]
     batch: RolloutBatch
+    sampler_state: dict | None = None  # see Produced
+    in_flight: int = 0  # batches of later steps already begun (regenerated from the same rows after a resume)
 
 
 class Step:
     def __init__(self, cfg: ExperimentConfig, cluster: Cluster, tokenizer, pad_id: int, on_event: EventFn):
         self.cfg, self.cluster, self.tokenizer, self.pad_id, self.on_event = cfg, cluster, tokenizer, pad_id, on_event
+        self.finished = 0  # the policy version: steps whose weights have been pushed
+        self._engines = threading.Lock()  # engine restarts and weight pushes, from the producer and consumer threads
 
     @property
     def on_policy(self) -> bool:
         """One optimizer step per rollout batch: the learner takes the old logprobs in the step itself."""
         return self.cfg.learner.epochs == 1 and self.cfg.mini_batch_size == self.cfg.batch_size
 
-    def run(self, sampler: PromptSampler, algo: StageAlgorithm, step: int) -> StepResult:
-        """1–8 in order; a rollout engine that fails is restarted and its part redone on the same rows."""
-        start = time.perf_counter()
-        restarts = self.cluster.rewards.restarts
-        produced = self.produce_with_retries(sampler, algo)
+    def steps(self, sampler: PromptSampler, algo: StageAlgorithm, first: int, count: int) -> Iterator[StepResult]:
+        """Steps `first` .. `first + count - 1` (global numbers) of a stage, each once and in order, in the
+        configured rollout mode; a rollout engine that fails is restarted and its part redone on the same rows."""
+        self.finished = first - 1
+        ahead = self.cfg.rollout.staleness_bound
+        if ahead == 0:
+            for step in range(first, first + count):
+                start, restarts = time.perf_counter(), self.cluster.rewards.restarts
+                yield self.finish(self.produce_with_retries(sampler, algo, step), algo, step, start, restarts, {})
+            return
+        producer = AheadProducer(lambda k: self.produce_with_retries(sampler, algo, first + k), 0, count, ahead)
+        try:
+            start = time.perf_counter()
+            for step in range(first, first + count):
+                restarts, waited = self.cluster.rewards.restarts, producer.wait_s
+                produced, idle = producer.take()
+                overlap = {"time/learner_idle_s": idle}
+                result = self.finish(produced, algo, step, start, restarts, overlap)
+                result.metrics["time/producer_wait_s"] = producer.wait_s - waited
+                producer.finished_step()
+                result.in_flight = producer.in_flight
+                start = time.perf_counter()
+                yield result
+        finally:
+            producer.close()
+
+    def finish(
+        self, produced: Produced, algo: StageAlgorithm, step: int, start: float, restarts: int, extra: dict[str, float]
+    ) -> StepResult:
+        """`consume`, then the step's totals: `start` is when the step began, `restarts` the reward worker
+        restarts before it."""
         metrics = self.consume(produced, algo, step)
+        metrics.update(extra)
         metrics["events/reward_worker_restarts"] = float(self.cluster.rewards.restarts - restarts)
         metrics["time/step_s"] = time.perf_counter() - start
         metrics["time/overhead_s"] = metrics["time/step_s"] - sum(produced.timer.times.values())
-        return StepResult(metrics, produced.batch)
+        self.finished = step
+        return StepResult(metrics, produced.batch, produced.sampler_state)
 
     # ----- producer: 1 draw, 2 generate, 3 score, 4 filter ---------------------------------------
     def produce(self, sampler: PromptSampler, algo: StageAlgorithm, timer: Timer) -> Produced:
         plan = RolloutPlan.from_config(self.cfg.rollout, algo.algorithm.greedy_baseline, self.pad_id)
-        version = self.cluster.weights.version
+        version = self.finished
 
         def draw(round_index: int) -> RolloutBatch:
             batch = rollout(self.cluster.engines, self.tokenizer, sampler, plan, timer, round_index * plan.prompts, version)
@@ -79,8 +116,8 @@ class Step:
         shape_rewards(batch, algo.params, self.cfg.rollout.max_new_tokens)
         return Produced(batch, stats, timer)
 
-    def produce_with_retries(self, sampler: PromptSampler, algo: StageAlgorithm) -> Produced:
-        """`produce`, redone on the same rows after a rollout engine died, hung or raised (the engine is
+    def produce_with_retries(self, sampler: PromptSampler, algo: StageAlgorithm, step: int) -> Produced:
+        """`produce` of the batch for `step`, redone on the same rows after a rollout engine died, hung or raised (the engine is
         restarted with the current weights first), at most `cluster.max_step_retries` times."""
         position = sampler.state()
 
@@ -88,13 +125,14 @@ class Step:
             self.cluster.weights.push()
             sampler.load_state(position)
 
-        produced, attempts = self.retry_engines(lambda: self.produce(sampler, algo, Timer()), recover)
+        produced, attempts = self.retry_engines(lambda: self.produce(sampler, algo, Timer()), recover, step)
         produced.stats["events/step_retries"] = float(attempts)
+        produced.sampler_state = sampler.state()
         return produced
 
-    def retry_engines(self, action: Callable[[], T], recover: Callable[[], None]) -> tuple[T, int]:
+    def retry_engines(self, action: Callable[[], T], recover: Callable[[], None], step: int) -> tuple[T, int]:
         """`action()` and the retries it took: after a rollout engine fails, the engine is restarted (and the
-        event recorded), `recover()` runs and the action again, at most `cluster.max_step_retries` times.
+        event recorded at `step`), `recover()` runs and the action again, at most `cluster.max_step_retries` times.
         Any other failure, or one too many, propagates."""
         retries = self.cfg.cluster.max_step_retries
         for attempt in range(retries + 1):
@@ -103,9 +141,10 @@ class Step:
             except ActorFailure as failure:
                 if failure.role != ENGINE_ROLE or attempt == retries:
                     raise
-                self.on_event("restart", actor=f"{failure.role} {failure.index}", error=str(failure))
-                self.cluster.engines.restart(failure.index)
-                recover()
+                self.on_event("restart", step=step, actor=f"{failure.role} {failure.index}", error=str(failure))
+                with self._engines:
+                    self.cluster.engines.restart(failure.index)
+                    recover()
         raise AssertionError("unreachable")
 
     # ----- consumer: 5 logprobs, 6 advantages + optimizer steps, 7 weight sync, 8 metrics ----------
@@ -129,8 +168,9 @@ class Step:
         sync_s = 0.0
         if train_policy:
             with timer("weight_sync"):
-                sync_s = self.sync_weights(produced)
+                sync_s = self.sync_weights(produced, step)
         metrics = step_metrics(batch, stats, sync_s)
+        metrics.update(staleness_metrics(batch, step - 1))
         metrics.update(adv.stats)
         metrics.update(produced.stats)
         if "kl/mean" in metrics:
@@ -140,10 +180,14 @@ class Step:
         metrics.update(timer.times)
         return metrics
 
-    def sync_weights(self, produced: Produced) -> float:
+    def sync_weights(self, produced: Produced, step: int) -> float:
         """Push the new weights; an engine failing the push is restarted and the push repeated: the optimizer
         step already taken is never redone."""
-        seconds, attempts = self.retry_engines(self.cluster.weights.push, lambda: None)
+        def push() -> float:
+            with self._engines:
+                return self.cluster.weights.push()
+
+        seconds, attempts = self.retry_engines(push, lambda: None, step)
         if attempts:
             produced.stats["events/step_retries"] = produced.stats.get("events/step_retries", 0.0) + attempts
         return seconds

@@ -109,15 +109,15 @@ class FaultyTrainer(Trainer):
 
     def setup(self):
         resumed = super().setup()
-        run = self.runner.run
+        produce = self.runner.produce_with_retries
 
-        def run_with_fault(sampler, algo, step):
+        def produce_with_fault(sampler, algo, step):
             fault = self.faults.pop(step, None)
             if fault:
                 fault(self)
-            return run(sampler, algo, step)
+            return produce(sampler, algo, step)
 
-        self.runner.run = run_with_fault
+        self.runner.produce_with_retries = produce_with_fault
         return resumed
 
 

@@ -63,7 +63,8 @@ def test_a_step_in_order_and_its_records(tmp_path):
     assert fakes.closed == 1
 
 
-def test_dynamic_sampling_draws_more_rounds_then_tops_up(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_dynamic_sampling_draws_more_rounds_then_tops_up(tmp_path, mode):
     """Rows whose first operand is even get all-right groups (equal rewards); odd ones a mixed group."""
 
     def policy(prompt, i, spec):
@@ -72,7 +73,7 @@ def test_dynamic_sampling_draws_more_rounds_then_tops_up(tmp_path):
 
     algo = {"name": "grpo", "dynamic_sampling": True, "max_sampling_rounds": 3}
     fakes = FakeCluster(policy)
-    run_dir = train(experiment(tmp_path, steps=3, algorithm=algo), fakes)
+    run_dir = train(experiment(tmp_path, steps=3, algorithm=algo, rollout={"mode": mode}), fakes)
     calls = iter(fakes.engines.calls)
     for m, (batch, _) in zip(lines(run_dir, "metrics.jsonl"), fakes.learners.trained):
         odd = even = rounds = 0
@@ -90,9 +91,10 @@ def test_dynamic_sampling_draws_more_rounds_then_tops_up(tmp_path):
     assert len(fakes.engines.calls) > 3  # some step needed more than one round
 
 
-def test_greedy_baseline_scores_one_greedy_response_per_row(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_greedy_baseline_scores_one_greedy_response_per_row(tmp_path, mode):
     fakes = FakeCluster(right_first(1))  # sampled: one right of four; greedy: wrong
-    run_dir = train(experiment(tmp_path, steps=1, algorithm={"name": "remax"}), fakes)
+    run_dir = train(experiment(tmp_path, steps=1, algorithm={"name": "remax"}, rollout={"mode": mode}), fakes)
     specs = [spec for _, spec in fakes.engines.calls]
     assert [s.temperature for s in specs] == [1.0, 0.0] and specs[1].n == 1
     batch = fakes.learners.trained[0][0]
@@ -185,7 +187,8 @@ def test_resume_continues_at_the_saved_position_with_logs_cut_back(tmp_path):
     assert [s["step"] for s in lines(run_dir, "samples.jsonl")] == [1, 1, 2, 2, 3, 3, 4, 4]
 
 
-def test_stages_switch_algorithm_settings_and_save_their_checkpoints(tmp_path):
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_stages_switch_algorithm_settings_and_save_their_checkpoints(tmp_path, mode):
     stages = [
         {"name": "a", "steps": 1, "envs": [ARITHMETIC]},
         {
@@ -194,7 +197,7 @@ def test_stages_switch_algorithm_settings_and_save_their_checkpoints(tmp_path):
         },
     ]  # fmt: skip
     fakes = FakeCluster(right_first(2))
-    run_dir = train(experiment(tmp_path, stages=stages), fakes)
+    run_dir = train(experiment(tmp_path, stages=stages, rollout={"mode": mode}), fakes)
     (a, _), (b, _) = fakes.learners.params
     assert (a["clip_high"], a["kl_coef"]) == (0.2, 0.0) and (b["clip_high"], b["kl_coef"]) == (0.28, 0.01)
     assert fakes.spec.reference  # a later stage's KL loads the reference from the start
@@ -207,8 +210,11 @@ def test_stages_switch_algorithm_settings_and_save_their_checkpoints(tmp_path):
     assert (ckpts / "stage_01_b" / "deepspeed").is_dir()
 
 
-def test_critic_warm_up_trains_only_the_critic_first(tmp_path):
-    data = experiment(tmp_path, steps=3, algorithm={"name": "ppo"}, critic={"model": "policy", "warmup_steps": 2})
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_critic_warm_up_trains_only_the_critic_first(tmp_path, mode):
+    data = experiment(
+        tmp_path, steps=3, algorithm={"name": "ppo"}, critic={"model": "policy", "warmup_steps": 2}, rollout={"mode": mode}
+    )
     fakes = FakeCluster(right_first(2))
     run_dir = train(data, fakes)
     assert [policy for _, policy in fakes.learners.trained] == [False, False, True]
