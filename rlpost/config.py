@@ -256,6 +256,17 @@ class CriticConfig(Section):
         return v
 
 
+class LoraConfig(Section):
+    """LoRA adapters on the policy (PEFT): only they train; the reference model is the base without them."""
+
+    rank: int = Field(0, ge=0, description="adapter rank r (0: full fine-tuning)")
+    alpha: float | None = Field(None, gt=0, description="α; the update is scaled by α / r (default 2r)")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="modules adapted: all linear layers but the output head, or a list of names"
+    )
+
+
 class LearnerConfig(Section):
     num_workers: int = Field(1, ge=1, description="data-parallel DeepSpeed ranks")
     zero_stage: int | None = Field(
@@ -266,6 +277,10 @@ class LearnerConfig(Section):
     grad_clip: float = Field(1.0, ge=0)
     mini_batch_size: int | None = Field(None, ge=1, description="sequences per optimizer step (default: whole batch)")
     micro_batch_size: int = Field(16, ge=1, description="sequences per forward/backward per rank")
+    micro_token_budget: int | None = Field(
+        None, ge=1, description="pack each rank's micro-batches by length to at most this many padded tokens "
+        "(rows x longest row) instead of micro_batch_size rows"
+    )
     epochs: int = Field(1, ge=1, description="passes over each rollout batch")
     threads: int | None = Field(None, ge=1, description="torch threads per learner (default: all cores)")
     timeout_s: float = Field(600.0, gt=0)
@@ -275,6 +290,7 @@ class LearnerConfig(Section):
     gradient_checkpointing: bool = Field(False, description="recompute the backbone's activations in the backward pass")
     lr_schedule: Literal["constant", "linear", "cosine"] = Field("constant", description="learning rate after the warm-up")
     lr_warmup_steps: int = Field(0, ge=0, description="optimizer steps of linear learning-rate warm-up from 0")
+    lora: LoraConfig = LoraConfig()
 
     @model_validator(mode="after")
     def _default_zero_stage(self) -> LearnerConfig:
@@ -532,6 +548,8 @@ class ExperimentConfig(Section):
                 f"micro_batch_size * learner.num_workers = {critic_micro * self.learner.num_workers} "
                 f"must divide the mini-batch of {self.mini_batch_size} sequences",
             )
+        if self.learner.lora.rank and self.learner.zero_stage == 3:
+            raise _KeyedError("learner.lora.rank", "LoRA adapters are not supported with ZeRO-3 (use zero_stage 0, 1 or 2)")
         if self.warmup.enabled and self.model.path != "tiny":
             raise _KeyedError("warmup.enabled", "the supervised warm-up is for locally built tiny models (model.path: tiny)")
         return self

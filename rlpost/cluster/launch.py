@@ -13,9 +13,17 @@ from rlpost.config import ExperimentConfig
 from rlpost.trainer.protocols import Cluster, LaunchSpec
 
 
-def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_size: int):
+def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_size: int, policy: bool = True):
+    """The DeepSpeed settings of the policy learners (`policy`) or the critic's (which never take LoRA adapters)."""
     from rlpost.cluster.runtime import cores
     from rlpost.learner.deepspeed_learner import LearnerSpec
+    from rlpost.learner.lora import LoraSpec
+
+    lora = cfg.learner.lora
+    adapters = None
+    if policy and lora.rank:
+        targets = lora.target_modules if isinstance(lora.target_modules, str) else tuple(lora.target_modules)
+        adapters = LoraSpec(lora.rank, lora.alpha or 2.0 * lora.rank, lora.dropout, targets)
 
     return LearnerSpec(
         model_path=model_path,
@@ -36,6 +44,8 @@ def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_
         gradient_checkpointing=cfg.learner.gradient_checkpointing,
         lr_schedule=cfg.learner.lr_schedule,
         lr_warmup_steps=cfg.learner.lr_warmup_steps,
+        micro_token_budget=cfg.learner.micro_token_budget,
+        lora=adapters,
         total_updates=sum(s.steps for s in cfg.stages) * cfg.learner.epochs * cfg.batch_size // cfg.mini_batch_size,
     )
 
@@ -84,12 +94,14 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         if spec.critic_params is not None:
             critic_path = spec.model_path if cfg.critic.model == "policy" else cfg.critic.model
             micro = cfg.critic.micro_batch_size or cfg.learner.micro_batch_size
-            critic_spec = learner_spec(cfg, critic_path, cfg.critic.lr, micro)
+            critic_spec = learner_spec(cfg, critic_path, cfg.critic.lr, micro, policy=False)
             port = free_port()
             for r in ranks:
                 actor = CriticActor.options(**actor_options(learner_env, gpu))
                 learners.critic.append(actor.remote(critic_spec, spec.critic_params, r, "127.0.0.1", port))
-        if spec.reference:
+        if spec.reference and policy_spec.lora is not None:
+            learners.reference_in_policy = True  # the base without its adapters: no second copy
+        elif spec.reference:
             learners.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
                 spec.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, policy_spec.threads,
                 cfg.learner.logprob_chunk,
@@ -104,7 +116,8 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
     description = (
         f"started {cfg.rollout.num_engines} {cfg.rollout.engine} engine(s), {len(learners.policy)} DeepSpeed learner(s) "
         f"(ZeRO-{cfg.learner.zero_stage}), {f'{len(learners.critic)} critic learner(s), ' if learners.critic else ''}"
-        f"{'a reference model, ' if learners.has_reference else ''}"
+        f"{'a reference model, ' if learners.reference is not None else ''}"
+        f"{'LoRA rank ' + str(cfg.learner.lora.rank) + ' (reference: the base), ' if policy_spec.lora else ''}"
         f"{cfg.rewards.num_workers} reward worker(s) in {time.perf_counter() - start:.1f}s"
     )
     return Cluster(engines, learners, rewards, ObjectStoreChannel(learners, engines), close, description)

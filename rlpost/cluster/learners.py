@@ -26,6 +26,7 @@ class RayLearners:
         CPU cores they take turns, since two thread pools fighting are several times slower.
         `zero3`: the weights are sharded, so every rank takes part in gathering them."""
         self.policy, self.critic, self.reference = policy, critic, reference
+        self.reference_in_policy = False  # LoRA: the policy learners give the base model's logprobs
         self.timeout_s, self.parallel, self.zero3 = timeout_s, parallel, zero3
 
     @property
@@ -34,7 +35,7 @@ class RayLearners:
 
     @property
     def has_reference(self) -> bool:
-        return self.reference is not None
+        return self.reference is not None or self.reference_in_policy
 
     @property
     def actors(self) -> list[Any]:
@@ -67,6 +68,8 @@ class RayLearners:
         return self._gather(CRITIC, self.critic, "compute_values", batch)
 
     def ref_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
+        if self.reference_in_policy:
+            return self._gather(POLICY, self.policy, "compute_ref_logprobs", batch)
         (ref,) = get_from(REFERENCE, [self.reference.compute_logprobs.remote(ray.put(batch))], self.timeout_s)
         return ref * batch.response_mask
 

@@ -18,6 +18,8 @@ import torch
 from rlpost.algorithms.aggregation import combine_stats
 from rlpost.batch import RolloutBatch
 from rlpost.learner.distributed import init_rank
+from rlpost.learner.lora import ADAPTER_DIR, LoraSpec, merged_state_dict
+from rlpost.learner.micro_batches import fixed_micro_batches, token_budget_micro_batches
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class LearnerSpec:
     lr_schedule: str = "constant"  # constant | linear | cosine, after `lr_warmup_steps`
     lr_warmup_steps: int = 0
     total_updates: int = 0  # optimizer steps the run will take (the schedule's horizon)
+    micro_token_budget: int | None = None  # micro-batches packed to this many padded tokens (None: micro_batch_size rows)
+    lora: LoraSpec | None = None  # adapters on the policy (rlpost.learner.lora)
 
 
 def lr_factor(schedule: str, warmup: int, total: int, step: int) -> float:
@@ -60,8 +64,9 @@ def lr_factor(schedule: str, warmup: int, total: int, step: int) -> float:
 
 def learner_clips(spec: LearnerSpec) -> bool:
     """Float32 without ZeRO: the learner clips gradients itself, since it needs their norm (which
-    DeepSpeed does not report there and would compute a second time)."""
-    return spec.zero_stage == 0 and spec.dtype == "float32"
+    DeepSpeed does not report there and would compute a second time). Not with token-budget
+    micro-batches on several ranks, whose gradients are only reduced inside DeepSpeed's step."""
+    return spec.zero_stage == 0 and spec.dtype == "float32" and (spec.micro_token_budget is None or spec.num_workers == 1)
 
 
 def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
@@ -74,6 +79,9 @@ def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,
     }
+    if spec.micro_token_budget is not None:
+        # ranks pack different numbers of micro-batches: backward only accumulates, step() reduces and updates
+        cfg["managed_gradient_accumulation"] = False
     if spec.dtype == "bfloat16":
         cfg["bf16"] = {"enabled": True}
     elif spec.dtype == "float16":
@@ -97,7 +105,8 @@ class DeepSpeedLearner:
         if spec.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         # fused: one kernel over all parameters (the per-tensor loop costs ~4x more on CPU; HF Trainer's default too)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
+        trainable = [p for p in model.parameters() if p.requires_grad]  # only the adapters under LoRA
+        optimizer = torch.optim.AdamW(trainable, lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(spec.lr_schedule, spec.lr_warmup_steps, spec.total_updates, step)
         )
@@ -123,6 +132,20 @@ class DeepSpeedLearner:
         """New algorithm settings (a continual stage's overrides); the model and optimizer state stay."""
         self.params = params
 
+    @property
+    def reduced_before_step(self) -> bool:
+        """Without ZeRO the gradients are whole after the last backward of a mini-batch (so the learner
+        measures and may clip them), unless several ranks accumulate token-budget micro-batches, which
+        DeepSpeed only reduces inside its step."""
+        return self.spec.zero_stage == 0 and (self.spec.micro_token_budget is None or self.spec.num_workers == 1)
+
+    def micro_batches(self, sub: RolloutBatch) -> list[torch.Tensor]:
+        """This rank's rows (rank::world) of mini-batch `sub`, as micro-batches (`rlpost.learner.micro_batches`)."""
+        rows = torch.arange(len(sub))[self.rank :: self.spec.num_workers]
+        if self.spec.micro_token_budget is None:
+            return fixed_micro_batches(rows, self.spec.micro_batch_size)
+        return token_budget_micro_batches(rows, sub.attention_mask[rows].sum(-1), self.spec.micro_token_budget)
+
     def rows(self, batch: RolloutBatch, shard: bool) -> torch.Tensor:
         """Row indices of this rank's shard (rank::world), or of the whole batch."""
         rows = torch.arange(len(batch))
@@ -147,15 +170,16 @@ class DeepSpeedLearner:
                 sub = batch.select(mini)
                 norm = {"num_tokens": float(sub.response_mask.sum()), "num_seqs": float(len(sub)), "max_len": spec.max_new_tokens}
                 mini_loss = 0.0
-                micros = torch.arange(len(sub))[self.rank :: world].split(spec.micro_batch_size)
+                micros = self.micro_batches(sub)
                 for i, micro in enumerate(micros):
                     loss, stats = self.micro_loss(sub.select(micro).trimmed(), norm)
                     # DeepSpeed averages gradients over ranks and divides by the accumulation
                     # steps; the loss is already normalised by the whole mini-batch, so undo both.
                     self.engine.backward(loss * world, scale_wrt_gas=False)
-                    if i == len(micros) - 1 and spec.zero_stage == 0:
+                    if i == len(micros) - 1 and self.reduced_before_step:
                         grad_norms.append(self._clip_gradients())
-                    self.engine.step()
+                    if spec.micro_token_budget is None or i == len(micros) - 1:
+                        self.engine.step()
                     mini_loss += stats.pop(self.loss_name) * world
                     micro_stats.append(stats)
                 mini_losses.append(mini_loss)
@@ -184,6 +208,8 @@ class DeepSpeedLearner:
         Includes `lm_head.weight` for tied embeddings so rollout engines do not keep a stale head.
         With `copy` False, CPU tensors may alias the live parameters (views of ZeRO's flat buffers).
         """
+        if self.spec.lora is not None:
+            return {k: v.to("cpu") for k, v in merged_state_dict(self.engine.module).items()}
         if self.spec.zero_stage == 3:
             state = self.engine._zero3_consolidated_16bit_state_dict()
         else:
@@ -207,7 +233,11 @@ class DeepSpeedLearner:
         if self.rank == 0:
             out = Path(path)
             out.mkdir(parents=True, exist_ok=True)
-            self.engine.module.save_pretrained(out, state_dict=state, safe_serialization=True)
+            module = self.engine.module
+            if self.spec.lora is not None:
+                module.save_pretrained(out / ADAPTER_DIR)  # PEFT's format: the adapter alone
+                module = module.get_base_model()
+            module.save_pretrained(out, state_dict=state, safe_serialization=True)
             self.tokenizer.save_pretrained(out)
         if with_state:
             self.engine.save_checkpoint(str(Path(path) / "deepspeed"), tag="state", client_state={"updates": self.updates})

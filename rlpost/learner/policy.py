@@ -7,6 +7,7 @@ import torch
 from rlpost.algorithms import aggregate_token_loss, kl_penalty, masked_mean, resolve_algorithm
 from rlpost.algorithms.off_policy import correction_weights
 from rlpost.batch import RolloutBatch
+from rlpost.learner import lora
 from rlpost.learner.deepspeed_learner import DeepSpeedLearner, LearnerSpec
 from rlpost.learner.logprobs import batched_logprobs, chunking_agrees, default_chunk, model_logprobs
 
@@ -40,7 +41,13 @@ class PolicyLearner(DeepSpeedLearner):
     def load_model(self):
         from transformers import AutoModelForCausalLM
 
-        return AutoModelForCausalLM.from_pretrained(self.spec.model_path, dtype=getattr(torch, self.spec.dtype))
+        model = AutoModelForCausalLM.from_pretrained(self.spec.model_path, dtype=getattr(torch, self.spec.dtype))
+        return model if self.spec.lora is None else lora.wrap(model, self.spec.lora)
+
+    def compute_ref_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
+        """Under LoRA the reference is the base: logprobs [B', T] of this rank's shard with the adapters off."""
+        with self.engine.module.disable_adapter():
+            return self.compute_logprobs(batch)
 
     def compute_logprobs(self, batch: RolloutBatch, shard: bool = True) -> torch.Tensor:
         """Logprobs [B', T] of this rank's shard (rows rank::world) or of the whole batch."""

@@ -1,7 +1,8 @@
 """DeepSpeed learners give the same update however a mini-batch is split.
 
-One rank with one micro-batch of 8, one rank with 4 accumulated micro-batches of 2, and two
-data-parallel ranks with micro-batches of 2 must produce the same gradient norm and weights."""
+One rank with one micro-batch of 8, one rank with 4 accumulated micro-batches of 2, two
+data-parallel ranks with micro-batches of 2, and micro-batches packed by a token budget (on two
+ranks a different number per rank) must produce the same gradient norm and weights."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def _batch() -> RolloutBatch:
 
 
 def _train(
-    model: str, micro: int, world: int, loss_agg: str, zero: int = 2, clip: float = 0.0
+    model: str, micro: int, world: int, loss_agg: str, zero: int = 2, clip: float = 0.0, budget: int | None = None
 ) -> tuple[float, dict[str, torch.Tensor]]:
-    spec = LearnerSpec(model, "float32", zero, 1e-2, 0.0, clip, 8, micro, 1, world, 1, 1.0, 8, 0)
+    spec = LearnerSpec(model, "float32", zero, 1e-2, 0.0, clip, 8, micro, 1, world, 1, 1.0, 8, 0, micro_token_budget=budget)
     params = AlgorithmConfig(loss_agg=loss_agg).model_dump()
     port = free_port()
     actors = [PolicyActor.options(**actor_options()).remote(spec, params, rank, "127.0.0.1", port) for rank in range(world)]
@@ -96,3 +97,14 @@ def test_learner_clipping_without_zero_matches_deepspeed(model_dir):
     for name, ds in w_ds.items():
         torch.testing.assert_close(w_own[name], ds, atol=1e-5, rtol=0)
     assert max((w_free[n] - w_ds[n]).abs().max().item() for n in w_ds) > 1e-3
+
+
+def test_token_budget_micro_batches_give_the_same_update(model_dir):
+    """Rows of 4..10 tokens with a budget of 16: one rank packs 5 micro-batches (10 | 9 | 8,7 | 6,6 | 5,4);
+    on two ranks rank 0 (lengths 4, 10, 6, 9) packs 3 and rank 1 (5, 8, 6, 7) packs 2."""
+    norm_full, w_full = _train(model_dir, micro=8, world=1, loss_agg="token-mean", zero=0)
+    for world, zero in ((1, 0), (2, 2)):
+        norm, weights = _train(model_dir, micro=8, world=world, loss_agg="token-mean", zero=zero, budget=16)
+        assert norm == pytest.approx(norm_full, rel=1e-4)
+        for name, full in w_full.items():
+            torch.testing.assert_close(weights[name], full, atol=1e-4, rtol=0)
