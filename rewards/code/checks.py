@@ -11,8 +11,8 @@ sandbox evaluates to a plain value. In the verifier's copy each leaf is replaced
 `__leaf__(i)`, so short-circuiting and conditionals still skip a leaf that failed.
 
 Refused as uncheckable (fail closed, the reason says why): a test that is not one assert; a
-comprehension, lambda, generator or `:=` that mentions program names (the comparison would be
-decided in the sandbox); a program-side leaf whose callee is setup-defined (a setup helper
+comprehension, lambda, generator, `:=` or comparison inside a leaf that mentions program names
+(the comparison would be decided in the sandbox); a program-side leaf whose callee is setup-defined (a setup helper
 would decide the verdict inside the sandbox); an unbounded-cost operation of the verifier on a
 program value (`*`, `**`, `<<`, `%`, `@`, and the calls listed in `TAINT_RULES`); an attribute
 starting with `_` in the verifier's part.
@@ -157,8 +157,9 @@ class _Splitter:
             return self.rebuild(node)
         if isinstance(node, ast.Call) and self.trusted_call(node, tainted):
             return self.rebuild(node, skip=("func",))
-        if tainted and isinstance(node, SCOPED):
-            raise Uncheckable(f"`{ast.unparse(node)}` would decide the comparison inside the program")
+        for inner in ast.walk(node):
+            if isinstance(inner, SCOPED + (ast.Compare,)) and self.program_names(inner):
+                raise Uncheckable(f"`{ast.unparse(inner)}` would decide the comparison inside the program")
         root = _callee_root(node)
         if tainted and root in self.setup and isinstance(node, ast.Call | ast.Attribute | ast.Subscript):
             raise Uncheckable(f"`{ast.unparse(node)}` calls setup-defined `{root}`, which the program could replace")

@@ -62,6 +62,27 @@ def test_setup_code_runs_before_the_tests():
     assert _code("def area(r):\n    return round(math.pi * r * r, 2)\n", reference).score == 1.0
 
 
+def test_setup_runs_first_and_its_values_are_the_setups():
+    setup = "class Shape:\n    sides = 0\n\nexpected = [4, 3]"
+    code = "class Square(Shape):\n    sides = 4\n\nexpected = [0, 0]\n\ndef sides():\n    return Square.sides\n"
+    tests = ["assert sides() == expected[0]", "assert sides() != expected[1]"]
+    result = _code(code, {"test_list": tests, "test_setup_code": setup})
+    assert result.score == 1.0, result.info
+
+
+def test_values_cross_exactly_and_uncheckable_tests_fail_with_a_reason():
+    code = "def big():\n    return 10 ** 5000 + 1\n\ndef neg_zero():\n    return -0.0\n\ndef f(i):\n    return 2 * i\n"
+    tests = [
+        "assert big() == 10 ** 5000 + 1",
+        "assert big() != 10 ** 5000",
+        "assert math.copysign(1, neg_zero()) == -1",
+        "assert all(f(i) == 2 * i for i in range(3))",
+    ]
+    result = _code(code, {"test_list": tests})
+    assert result.components == {"passed": 3.0, "total": 4.0, "timeouts": 0.0, "uncheckable": 1.0}
+    assert result.info.startswith("test 3: uncheckable: `(f(i) == 2 * i for i in range(3))` would decide")
+
+
 def test_io_tests():
     cases = [{"input": "3 4\n", "output": "7\n"}, {"input": "10 -2", "output": "8"}, {"input": "1 1", "output": "3"}]
     reference = {"io_tests": cases}
