@@ -21,7 +21,7 @@ import signal
 import sys
 
 MAX_DEPTH = 40
-MAX_VALUE_CHARS = 200_000
+MAX_VALUE_CHARS = 80_000
 
 
 class LeafTimeout(BaseException):

@@ -71,16 +71,21 @@ def test_setup_runs_first_and_its_values_are_the_setups():
 
 
 def test_values_cross_exactly_and_uncheckable_tests_fail_with_a_reason():
-    code = "def big():\n    return 10 ** 5000 + 1\n\ndef neg_zero():\n    return -0.0\n\ndef f(i):\n    return 2 * i\n"
+    code = "def big():\n    return 10 ** 5000 + 1\n\ndef neg_zero():\n    return -0.0\n\ndef f(i):\n    return 2 * i\n\n" \
+           "def doubled(xs):\n    return map(f, xs)\n"  # fmt: skip
     tests = [
         "assert big() == 10 ** 5000 + 1",
         "assert big() != 10 ** 5000",
         "assert math.copysign(1, neg_zero()) == -1",
+        "assert list(doubled([1, 2])) == [2, 4]",
+        "assert doubled([1, 2]) == [2, 4]",
         "assert all(f(i) == 2 * i for i in range(3))",
     ]
     result = _code(code, {"test_list": tests})
-    assert result.components == {"passed": 3.0, "total": 4.0, "timeouts": 0.0, "uncheckable": 1.0}
-    assert result.info.startswith("test 3: uncheckable: `(f(i) == 2 * i for i in range(3))` would decide")
+    assert result.components == {"passed": 4.0, "total": 6.0, "timeouts": 0.0, "uncheckable": 1.0}
+    assert result.info == "test 4: NotPlain: value of type map is not a plain value"
+    result = _code(code, {"test_list": tests[5:]})
+    assert result.info.startswith("test 0: uncheckable: `(f(i) == 2 * i for i in range(3))` would decide")
 
 
 def test_io_tests():
