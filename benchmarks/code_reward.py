@@ -9,8 +9,9 @@ workers on a local Ray (samples sent in chunks of 2).
 Harness: seconds per sample for the 27 bundled MBPP reference solutions (3 asserts each),
 scored by today's reward and by the one at commit `OLD` (its reward.py and harness.py are
 taken from git into a temporary directory for the run, nothing of it stays in the product).
-CLI: `rlpost rewards test code --workers 1` and `--workers 2` on `--cli` busy samples, as
-subprocesses; wall time and the scoring time (the sum of the records' seconds).
+CLI: `rlpost rewards test code --workers 1` and `--workers 2` on `--cli` samples that sleep 1 s
+and on `--cli` that spin 1 s of CPU, as subprocesses; wall time (Ray start-up included) and
+the scoring time (the sum of the records' seconds).
 Writes benchmarks/results/code_reward.json.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OLD = "4be2fc6"  # the last commit whose harness ran the asserts, and printed the verdicts, in the sandbox
 TESTS = ["assert add(1, 2) == 3"]
 TRIVIAL = "def add(a, b):\n    return a + b\n"
+SLEEPY = "import time\n\ntime.sleep(1.0)\n\n" + TRIVIAL
 BUSY = "import time\n\nstart = time.process_time()\nwhile time.process_time() - start < 1.0:\n    pass\n\n" + TRIVIAL
 
 
@@ -75,13 +78,13 @@ def harness_cost(rounds: int) -> dict[str, float]:
 
 
 def cli_workers(count: int) -> dict[str, float]:
-    """`rlpost rewards test code --workers N` for N = 1, 2 on `count` 1-second samples: wall and scoring seconds."""
-    lines = [{"response": BUSY, "test_list": TESTS} for _ in range(count)]
+    """`rlpost rewards test code --workers N` for N = 1, 2 on `count` samples that sleep 1 s and on `count` that
+    spin 1 s of CPU: wall and scoring seconds."""
     out: dict[str, float] = {"samples": count}
     with tempfile.TemporaryDirectory() as where:
-        path = Path(where) / "in.jsonl"
-        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-        for workers in (1, 2):
+        for (kind, code), workers in itertools.product((("sleep", SLEEPY), ("cpu", BUSY)), (1, 2)):
+            path = Path(where) / f"{kind}.jsonl"
+            path.write_text("".join(json.dumps({"response": code, "test_list": TESTS}) + "\n" for _ in range(count)))
             argv = [str(Path(sys.executable).parent / "rlpost"), "rewards", "test", "code", "--input", str(path),
                     "--workers", str(workers), "--param", "timeout_s=5"]  # fmt: skip
             start = time.perf_counter()
@@ -89,9 +92,10 @@ def cli_workers(count: int) -> dict[str, float]:
             wall = time.perf_counter() - start
             records = [json.loads(line) for line in done.stdout.splitlines()]
             assert [r["score"] for r in records] == [1.0] * count, done.stdout[-500:]
-            out[f"workers {workers}: wall s"] = wall
-            out[f"workers {workers}: scoring s"] = sum(r["seconds"] for r in records)
-    out["scoring speed-up, 2 vs 1"] = out["workers 1: scoring s"] / out["workers 2: scoring s"]
+            out[f"{kind}, workers {workers}: wall s"] = wall
+            out[f"{kind}, workers {workers}: scoring s"] = sum(r["seconds"] for r in records)
+    for kind in ("sleep", "cpu"):
+        out[f"{kind}: scoring speed-up, 2 vs 1"] = out[f"{kind}, workers 1: scoring s"] / out[f"{kind}, workers 2: scoring s"]
     return out
 
 

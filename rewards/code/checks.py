@@ -13,7 +13,8 @@ values, so nothing of the test's expected side enters the sandbox, and it turns 
 as `map` objects into plain values there. In the verifier's copy each leaf is replaced by a call
 `__leaf__(i)`, so short-circuiting and conditionals still skip a leaf that failed.
 
-Refused as uncheckable (fail closed, the reason says why): a test that is not one assert; a
+Refused as uncheckable (fail closed, the reason says why): a test that is not one assert or
+does not use the program; a
 comprehension, lambda, generator, `:=` or comparison inside a leaf that mentions program names
 (the comparison would be decided in the sandbox); a program-side leaf whose callee is setup-defined (a setup helper
 would decide the verdict inside the sandbox); an unbounded-cost operation of the verifier on a
@@ -214,6 +215,8 @@ def plan(test: str, setup: frozenset[str] = frozenset()) -> Check:
     for node in ast.walk(body):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise Uncheckable(f"attribute `{node.attr}` is not evaluated by the verifier")
+    if not any(leaf.phase == "program" for leaf in splitter.leaves):
+        raise Uncheckable("test does not use the program")
     expression = ast.fix_missing_locations(ast.Expression(body))
     return Check(test, expression, tuple(splitter.leaves))
 

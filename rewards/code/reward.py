@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def run_asserts(code: str, tests: list[str], setup: str, runner: Runner) -> list
 def _evaluate(code: str, setup: str, leaves: list[Leaf], runner: Runner) -> list[LeafResult]:
     """Each leaf's value from one sandboxed harness run; a leaf without a record takes the run's reason."""
     tag = secrets.token_hex(16)
-    spec = {"tag": tag, "timeout_s": runner.timeout_s, "setup": setup, "leaves": [vars(leaf) for leaf in leaves]}
+    spec = {"tag": tag, "timeout_s": runner.timeout_s, "setup": setup, "leaves": [asdict(leaf) for leaf in leaves]}
     argv = [sandbox.python_executable(), "-I", "-S", "-B", "harness.py"]
     config = runner.config(runner.timeout_s * (len(leaves) + 2))
     result = sandbox.run(argv, {"solution.py": code, "harness.py": HARNESS}, json.dumps(spec).encode(), config)

@@ -52,7 +52,6 @@ def _split(test: str, setup: frozenset[str] = frozenset()) -> tuple[str, list[tu
         ("assert add(1, 2) == expected[0]", "__leaf__(0) == __leaf__(1)[0]",
          [("add(1, 2)", "program"), ("expected", "setup")]),
         ("assert f(root) == helper(3)", "__leaf__(0) == __leaf__(1)", [("f(root)", "program"), ("helper(3)", "setup")]),
-        ("assert 1 + 1 == 2", "1 + 1 == 2", []),
     ],
 )  # fmt: skip
 def test_split_into_verifier_expression_and_leaves(test, verifier, leaves):
@@ -63,6 +62,8 @@ def test_split_into_verifier_expression_and_leaves(test, verifier, leaves):
     ("test", "reason"),
     [
         ("x = 1", "not a single assert"),
+        ("assert 1 + 1 == 2", "does not use the program"),
+        ("assert expected == [3]", "does not use the program"),
         ("assert f(1) == 1; assert True", "not a single assert"),
         ("assert f(1) ==", "does not parse"),
         ("assert all(f(i) == 2 * i for i in range(3))", "inside the program"),
@@ -85,13 +86,14 @@ def test_split_into_verifier_expression_and_leaves(test, verifier, leaves):
 )
 def test_uncheckable_tests_are_refused_with_a_reason(test, reason):
     with pytest.raises(Uncheckable, match=reason):
-        plan(test, frozenset({"check", "Node"}))
+        plan(test, frozenset({"check", "Node", "expected"}))
 
 
 def test_trusted_names_mean_the_verifiers_own_and_setup_names_shadow_them():
     assert _split("assert len(f(1)) == 2") == ("__leaf__(0) == 2", [("len(f(1))", "program")])
     assert _split("assert max(f(1), 2) == 2") == ("max(__leaf__(0), 2) == 2", [("f(1)", "program")])
-    assert _split("assert len(setup_list) == 2", frozenset({"len", "setup_list"}))[1] == [("len(setup_list)", "setup")]
+    split = _split("assert f(1) == len(setup_list)", frozenset({"len", "setup_list"}))
+    assert split[1] == [("f(1)", "program"), ("len(setup_list)", "setup")]
     with pytest.raises(Uncheckable, match="setup-defined `len`"):
         plan("assert len(f(1)) == 2", frozenset({"len"}))
     assert _split("assert math.floor(f(1)) == 2", frozenset({"math"}))[1] == [("f(1)", "program")]
