@@ -122,9 +122,8 @@ def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, ti
     parallel; each sample's seconds are then the batch's wall time shared out evenly.
     """
     if not workers:
-        return lambda batch: [_timed(lambda s=s: score_with_bindings([(plugin, 1.0, params)], [s], 0.0)[0]) for s in batch], (
-            lambda: None
-        )
+        bindings = [(plugin, 1.0, params)]
+        return lambda batch: [_timed(lambda s=s: score_with_bindings(bindings, [s], 0.0)[0]) for s in batch], lambda: None
     from rlpost.cluster.reward_pool import RewardPool
     from rlpost.cluster.runtime import actor_options, start_ray
     from rlpost.config import ClusterConfig

@@ -7,19 +7,19 @@ walked top-down: a sub-expression with only trusted names stays with the verifie
 transparent node (comparison, boolean / unary / binary operator, conditional, subscript,
 container literal, call of a trusted function) is kept and its children walked; any other
 sub-expression that mentions setup or program names becomes a leaf, a source string the
-sandbox evaluates to a plain value. A trusted call whose arguments all mention program names
-(`sorted(f(x))`, `list(g())`, `len(h())`; builtins only) joins its leaf: it only transforms the program's own
-values, so nothing of the test's expected side enters the sandbox, and it turns iterators such
-as `map` objects into plain values there. In the verifier's copy each leaf is replaced by a call
-`__leaf__(i)`, so short-circuiting and conditionals still skip a leaf that failed.
+sandbox evaluates to a plain value. A builtin call whose arguments all mention program names
+(`sorted(f(x))`, `list(g())`, `len(h())`) joins its leaf: it only transforms the program's own
+values, so nothing of the test's expected side enters the sandbox, and iterators such as `map`
+objects become plain values there. In the verifier's copy leaf i is replaced by `__leaf__(i)`,
+so short-circuiting and conditionals still skip a leaf that failed.
 
-Refused as uncheckable (fail closed, the reason says why): a test that is not one assert or
-does not use the program; a
-comprehension, lambda, generator, `:=` or comparison inside a leaf that mentions program names
-(the comparison would be decided in the sandbox); a program-side leaf whose callee is setup-defined (a setup helper
-would decide the verdict inside the sandbox); an unbounded-cost operation of the verifier on a
-program value (`*`, `**`, `<<`, `%`, `@`, and the calls listed in `TAINT_RULES`); an attribute
-starting with `_` in the verifier's part.
+Refused as uncheckable (fail closed, the reason says why): a test that is not one assert, or
+that does not use the program; a comprehension, lambda, generator, `:=` or comparison inside a
+leaf that mentions program names (the comparison would be decided in the sandbox); a program
+leaf whose callee is setup-defined (a setup helper would decide inside the sandbox, where the
+program can replace it); an unbounded-cost operation of the verifier on a program value (`*`,
+`**`, `<<`, `%`, `@`, and the calls in `TAINT_RULES`); an attribute starting with `_` in the
+verifier's part (test data is evaluated with no builtins beyond `TRUSTED`).
 """
 
 from __future__ import annotations
