@@ -22,6 +22,7 @@ import sys
 
 MAX_DEPTH = 40
 MAX_VALUE_CHARS = 80_000
+MAX_NODES = 8_000
 
 
 class LeafTimeout(BaseException):
@@ -36,14 +37,19 @@ def _on_alarm(signum, frame):
     raise LeafTimeout()
 
 
-def _items(value, depth):
-    return [encode(item, depth + 1) for item in value]
+def _items(value, depth, budget):
+    return [encode(item, depth + 1, budget) for item in value]
 
 
-def encode(value, depth=0):
+def encode(value, depth=0, budget=None):
     """Tagged JSON of a plain value: ["none"], ["bool", b], ["int", hex], ["float", repr], ["complex", re, im],
     ["str", s], ["bytes", hex], ["list"|"tuple"|"set"|"frozenset", items], ["dict", [[k, v], ...]].
-    A subclass of one of these is read through its base type's own methods; anything else raises NotPlain."""
+    A subclass of one of these is read through its base type's own methods; anything else, or more than
+    MAX_NODES parts, raises NotPlain."""
+    budget = [MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise NotPlain(f"value of more than {MAX_NODES} parts")
     if depth > MAX_DEPTH:
         raise NotPlain(f"value nested deeper than {MAX_DEPTH}")
     if value is None:
@@ -61,10 +67,10 @@ def encode(value, depth=0):
     if isinstance(value, bytes):
         return ["bytes", bytes.hex(value)]
     if isinstance(value, dict):
-        return ["dict", [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in dict.items(value)]]
+        return ["dict", [[encode(k, depth + 1, budget), encode(v, depth + 1, budget)] for k, v in dict.items(value)]]
     for base in (list, tuple, set, frozenset):
         if isinstance(value, base):
-            return [base.__name__, _items(base.__iter__(value), depth)]
+            return [base.__name__, _items(base.__iter__(value), depth, budget)]
     raise NotPlain(f"value of type {type(value).__name__} is not a plain value")
 
 
@@ -103,8 +109,7 @@ def main():
 
     def evaluate(i, source):
         try:
-            value = timed(lambda: eval(compile(source, f"leaf_{i}", "eval"), namespace), timeout_s)
-            encoded = encode(value)
+            encoded = timed(lambda: encode(eval(compile(source, f"leaf_{i}", "eval"), namespace)), timeout_s)
             if len(json.dumps(encoded)) > MAX_VALUE_CHARS:
                 raise NotPlain(f"value longer than {MAX_VALUE_CHARS} characters encoded")
             report(leaf=i, value=encoded)
