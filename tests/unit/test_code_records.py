@@ -71,6 +71,9 @@ def test_cycles_and_deep_nesting_are_not_plain():
     cycle.append(cycle)
     with pytest.raises(harness.NotPlain, match="deeper than"):
         harness.encode(cycle)
+    assert len(harness.encode(list(range(7999)))[1]) == 7999
+    with pytest.raises(harness.NotPlain, match="more than 8000 parts"):
+        harness.encode({i: i for i in range(4000)})
 
 
 @pytest.mark.parametrize(
