@@ -53,6 +53,7 @@ def cmd_check(args) -> int:
 
 # config key `method` -> runner class
 RUNNERS = {"rl": "rlpost.trainer:Trainer", "sft": "rlpost.continual.sft_baseline:SFTStages"}
+BATCH_PER_WORKER = 8  # `rewards test` scores this many samples per worker at a time, then prints them
 
 
 def runner(method: str):
@@ -114,9 +115,15 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, timeout_s: float):
-    """Score one sample at a time: in this process, or on a local Ray reward pool when `workers` > 0."""
+    """A function scoring a batch of samples to (result, seconds) pairs, and one that releases what it holds.
+
+    Without `workers`: one sample at a time in this process, each timed. With `workers` > 0: the batch
+    spread over a local Ray pool of that many reward workers, one sample per task, so they run in
+    parallel; each sample's seconds are then the batch's wall time shared out evenly.
+    """
     if not workers:
-        return lambda sample: score_with_bindings([(plugin, 1.0, params)], [sample], 0.0)[0], lambda: None
+        bindings = [(plugin, 1.0, params)]
+        return lambda batch: [_timed(lambda s=s: score_with_bindings(bindings, [s], 0.0)[0]) for s in batch], lambda: None
     from rlpost.cluster.reward_pool import RewardPool
     from rlpost.cluster.runtime import actor_options, start_ray
     from rlpost.config import ClusterConfig
@@ -124,7 +131,25 @@ def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, ti
     start_ray(ClusterConfig())
     binding = {"name": plugin.name, "weight": 1.0, "params": params}
     pool = RewardPool({"cli": [binding]}, workers, timeout_s, 0.0, actor_options({"OMP_NUM_THREADS": "1"}))
-    return lambda sample: pool.score([sample], ["cli"])[0], pool.close
+
+    def score(batch: list[Sample]) -> list[tuple[Any, float]]:
+        scored, seconds = _timed(lambda: pool.score(batch, ["cli"] * len(batch), chunk_size=1))
+        return [(s, seconds / len(batch)) for s in scored]
+
+    return score, pool.close
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    return fn(), time.perf_counter() - start
+
+
+def _record(number: int, sample: Sample | str, scored: Any, seconds: float) -> dict[str, Any]:
+    """The output line for input line `number`: its score, or the error that kept it from one."""
+    if isinstance(sample, str):
+        return {"line": number, "score": None, "components": {}, "error": sample, "info": "", "seconds": 0.0}
+    return {"line": number, "score": None if scored.error else scored.score, "components": scored.components,
+            "error": scored.error, "info": scored.info, "seconds": round(seconds, 4)}  # fmt: skip
 
 
 def cmd_rewards_test(args) -> int:
@@ -137,21 +162,19 @@ def cmd_rewards_test(args) -> int:
         print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
     score, close = _local_scorer(plugin, params, args.workers, args.timeout)
+    batch_size = max(1, args.workers) * BATCH_PER_WORKER
     failed = 0
     try:
-        for number, sample in samples:
-            start = time.perf_counter()
-            if isinstance(sample, str):
-                record = {"line": number, "score": None, "components": {}, "error": sample, "info": ""}
-            else:
-                scored = score(sample)
-                record = {"line": number, "score": None if scored.error else scored.score, "components": scored.components,
-                          "error": scored.error, "info": scored.info}  # fmt: skip
-            record["seconds"] = round(time.perf_counter() - start, 4)
-            if record["error"] is not None:
-                failed += 1
-                print(f"{args.input}:{number}: {record['error']}", file=sys.stderr)
-            print(json.dumps(record), flush=True)
+        for start in range(0, len(samples), batch_size):
+            batch = samples[start : start + batch_size]
+            good = [s for _, s in batch if not isinstance(s, str)]
+            scored = iter(score(good) if good else [])
+            for number, sample in batch:
+                record = _record(number, sample, *(next(scored) if not isinstance(sample, str) else (None, 0.0)))
+                if record["error"] is not None:
+                    failed += 1
+                    print(f"{args.input}:{number}: {record['error']}", file=sys.stderr)
+                print(json.dumps(record), flush=True)
     finally:
         close()
     return 1 if failed else 0
@@ -265,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("name", help="registered reward, pkg.module:attr or file.py:attr")
     test.add_argument("--input", required=True, help="JSONL: response, optional prompt, and the reference fields")
     test.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="reward parameter (YAML value)")
-    test.add_argument("--workers", type=int, default=0, help="score on a local Ray pool of N reward workers (default: here)")
+    test.add_argument(
+        "--workers", type=int, default=0, help="score on a local Ray pool of N reward workers in parallel (default: here)"
+    )
     test.add_argument("--timeout", type=float, default=30.0, help="per-sample bound with --workers (seconds)")
     test.set_defaults(fn=cmd_rewards_test)
     envs = sub.add_parser("envs", help="environments").add_subparsers(dest="envs_command", required=True)

@@ -1,20 +1,28 @@
 """The `code` reward: run model-written Python against a task's tests in the bubblewrap sandbox.
 
-Reference fields: `test_list` (assert statements, MBPP style), optional `test_setup_code` (run
-once before them) and optional `io_tests` (a list of {"input", "output"}: the program reads
-stdin and must print the output; trailing whitespace is ignored). All assert tests share one
-sandboxed run of `harness.py`; each stdin/stdout case is a run of its own. Programs run on this
-Python's base interpreter with the standard library only (`-I -S`: no site-packages, which
-also halves start-up).
+Reference fields: `test_list` (assert statements, MBPP style), optional `test_setup_code` and
+optional `io_tests` (a list of {"input", "output"}: the program reads stdin and must print the
+output; trailing whitespace is ignored). All assert tests share one sandboxed run of
+`harness.py`; each stdin/stdout case is a run of its own. Programs run on this Python's base
+interpreter with the standard library only (`-I -S`: no site-packages, which also halves
+start-up).
 
 Score: passed / total, or 2 * passed / total - 1 with `scale: signed` (GPPO's code recipe).
-Params: timeout_s (per test), limits (SandboxLimits fields but wall_s / cpu_s, which follow
-from timeout_s), max_code_chars, tmp_root (where run directories go).
+Params: timeout_s (per leaf / stage), limits (SandboxLimits fields but wall_s / cpu_s, which
+follow from timeout_s), max_code_chars, tmp_root (where run directories go).
 Components: passed, total, timeouts (tests that ended on a time limit, or never ran because
-the run hit one). `info` names the first failure. A test counts as passed only when the
-harness reports it on a per-run tag the program never sees on its files, argv or environment;
-code that digs through the harness's own frames could still forge it (no Python-level
-isolation can stop that), which is why the sandbox, not the harness, holds the security line.
+the run hit one), uncheckable (tests `checks.plan` refused). `info` names the first failure.
+
+Threat model: the program is hostile and runs with the harness in one sandboxed interpreter,
+so it controls everything there: frames, gc, builtins, the tag, the records written. The
+verdict is therefore never made there. This process splits each assert (`checks.plan`): the
+sandbox only evaluates leaf expressions such as `add(1, 2)` and reports plain values; the
+expected values never leave this process; the comparison runs here on values decoded into
+genuine builtins (`records.decode`), so lying `__eq__`, subclasses and non-plain objects
+cannot reach it. Forged, duplicate, malformed or out-of-phase records fail the run
+(`records.parse`), and a test's score cannot exceed 1 because it is counted here, one bool per
+test. The setup code runs before the program, and values the test takes from it are
+reported before the program starts. io tests compare the program's stdout here.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from rewards.code import records
+from rewards.code.checks import Check, Leaf, LeafResult, Outcome, Uncheckable, decide, plan, setup_names
 from rewards.code.extract import extract_code
 from rlpost import sandbox
 from rlpost.rewards import RewardResult, Sample, register_reward
@@ -34,15 +44,6 @@ HARNESS = (Path(__file__).parent / "harness.py").read_text()
 SCALES = ("rate", "signed")
 DEFAULT_LIMITS = sandbox.SandboxLimits(memory_mb=1024, max_procs=16, file_size_mb=8, output_bytes=256 << 10)
 STARTUP_S = 2.0
-
-
-@dataclass
-class Outcome:
-    """One test's result; `error` says briefly why it failed."""
-
-    passed: bool
-    error: str = ""
-    timeout: bool = False
 
 
 def _limits(overrides: dict[str, Any] | None) -> sandbox.SandboxLimits:
@@ -68,23 +69,48 @@ class Runner:
 
 
 def run_asserts(code: str, tests: list[str], setup: str, runner: Runner) -> list[Outcome]:
-    """One sandboxed harness run for all assert tests; tests without a result take the run's reason."""
-    tag = secrets.token_hex(16)
-    spec = {"tag": tag, "timeout_s": runner.timeout_s, "setup": setup, "tests": tests}
-    files = {"solution.py": code, "harness.py": HARNESS, "tests.json": json.dumps(spec)}
-    argv = [sandbox.python_executable(), "-I", "-S", "-B", "harness.py"]
-    result = sandbox.run(argv, files, config=runner.config(runner.timeout_s * (len(tests) + 1)))
-    outcomes: dict[int, Outcome] = {}
-    for line in result.stdout.decode(errors="replace").splitlines():
-        if not line.startswith(tag + " "):
+    """One sandboxed harness run evaluating every test's leaves, then each verdict decided here."""
+    names = setup_names(setup)
+    planned: list[Check | str] = []
+    for test in tests:
+        try:
+            planned.append(plan(test, names))
+        except Uncheckable as e:
+            planned.append(e.args[0])
+    checks = [c for c in planned if isinstance(c, Check)]
+    leaves = [leaf for c in checks for leaf in c.leaves]
+    results = _evaluate(code, setup, leaves, runner) if leaves else []
+    outcomes, start = [], 0
+    for check in planned:
+        if isinstance(check, str):
+            outcomes.append(Outcome(False, f"uncheckable: {check}", uncheckable=True))
             continue
-        record = json.loads(line[len(tag) + 1 :])
-        if record.get("stage") == "solution":
-            failed = Outcome(False, f"solution: {record['error']}", bool(record.get("timeout")))
-            return [failed] * len(tests)
-        outcomes[record["test"]] = Outcome(record["passed"], record.get("error", ""), bool(record.get("timeout")))
+        outcomes.append(decide(check, results[start : start + len(check.leaves)]))
+        start += len(check.leaves)
+    return outcomes
+
+
+def _evaluate(code: str, setup: str, leaves: list[Leaf], runner: Runner) -> list[LeafResult]:
+    """Each leaf's value from one sandboxed harness run; a leaf without a record takes the run's reason."""
+    tag = secrets.token_hex(16)
+    spec = {"tag": tag, "timeout_s": runner.timeout_s, "setup": setup, "leaves": [asdict(leaf) for leaf in leaves]}
+    argv = [sandbox.python_executable(), "-I", "-S", "-B", "harness.py"]
+    config = runner.config(runner.timeout_s * (len(leaves) + 2))
+    result = sandbox.run(argv, {"solution.py": code, "harness.py": HARNESS}, json.dumps(spec).encode(), config)
+    phases = [leaf.phase for leaf in leaves]
+    report = records.parse(result.stdout, tag, phases)
+    if report.protocol:
+        return [LeafResult(None, report.protocol)] * len(leaves)
     missing = _failed_run(result)
-    return [outcomes.get(i) or missing for i in range(len(tests))]
+    out = []
+    for i, phase in enumerate(phases):
+        if i in report.results:
+            out.append(report.results[i])
+        elif report.stage_error is not None and (phase == "program" or report.stage == "setup"):
+            out.append(report.stage_error)
+        else:
+            out.append(LeafResult(None, missing.error, missing.timeout))
+    return out
 
 
 def _failed_run(result: sandbox.SandboxResult) -> Outcome:
@@ -153,5 +179,10 @@ def code_reward(
     rate = passed / total
     first = next(((i, o) for i, o in enumerate(outcomes) if not o.passed), None)
     info = f"test {first[0]}: {first[1].error}"[:200] if first else ""
-    components = {"passed": float(passed), "total": float(total), "timeouts": float(sum(o.timeout for o in outcomes))}
+    components = {
+        "passed": float(passed),
+        "total": float(total),
+        "timeouts": float(sum(o.timeout for o in outcomes)),
+        "uncheckable": float(sum(o.uncheckable for o in outcomes)),
+    }
     return RewardResult(2 * rate - 1 if scale == "signed" else rate, components, info)

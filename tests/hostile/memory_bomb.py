@@ -1,4 +1,4 @@
-# expect: MemoryError
+# expect: MemoryError|solution: timeout
 blocks = []
 while True:
     blocks.append(bytearray(64 << 20))

@@ -72,6 +72,14 @@ def _expectation(path: Path) -> str:
     return first[len("# expect: ") :]
 
 
+def _reference(path: Path) -> dict:
+    """The tests (and setup code) the file is run against: `# tests:` / `# setup:` JSON headers, else TESTS."""
+    lines = path.read_text().splitlines()[1:3]
+    headers = dict(line[2:].split(": ", 1) for line in lines if line.startswith(("# tests: ", "# setup: ")))
+    tests = json.loads(headers["tests"]) if "tests" in headers else TESTS
+    return {"test_list": tests, "test_setup_code": json.loads(headers.get("setup", '""'))}
+
+
 def _params(world: World) -> dict:
     return {"timeout_s": 1.0, "tmp_root": str(world.tmp_root), "limits": {"memory_mb": 512, "output_bytes": 64 << 10}}
 
@@ -94,7 +102,7 @@ def test_corpus_is_large_and_annotated():
 def test_hostile_program_is_contained(world, path):
     source = world.fill(path.read_text())
     start = time.monotonic()
-    result = code_reward(Sample("p", f"```python\n{source}\n```", {"test_list": TESTS}), **_params(world))
+    result = code_reward(Sample("p", f"```python\n{source}\n```", _reference(path)), **_params(world))
     assert time.monotonic() - start < 15
     assert result.score == 0.0 and result.components["passed"] == 0.0, result
     assert result.components["total"] == 2.0
@@ -118,7 +126,7 @@ def test_reward_pool_survives_the_corpus_and_keeps_serving(world, tmp_path):
     bindings = {"mbpp": [{"name": "code", "weight": 1.0, "params": _params(world)}]}
     pool = RewardPool(bindings, num_workers=2, timeout_s=60, fallback=-5.0, actor_options=actor_options())
     try:
-        hostile = [Sample("p", world.fill(p.read_text()), {"test_list": TESTS}, "mbpp") for p in CORPUS]
+        hostile = [Sample("p", world.fill(p.read_text()), _reference(p), "mbpp") for p in CORPUS]
         normal = [Sample("p", GOOD, {"test_list": TESTS}, "mbpp")] * 4
         start = time.monotonic()
         out = pool.score(hostile + normal, ["mbpp"] * (len(hostile) + len(normal)), chunk_size=4)

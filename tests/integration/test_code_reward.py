@@ -20,7 +20,7 @@ def test_bundled_mbpp_reference_solutions_pass():
         reference = {"test_list": row["test_list"], "test_setup_code": row["test_setup_code"]}
         result = _code(f"```python\n{row['code']}\n```", reference)
         assert result.score == 1.0, (row["text"], result.info)
-        assert result.components == {"passed": 3.0, "total": 3.0, "timeouts": 0.0}
+        assert result.components == {"passed": 3.0, "total": 3.0, "timeouts": 0.0, "uncheckable": 0.0}
 
 
 @pytest.mark.parametrize(
@@ -45,9 +45,9 @@ def test_fraction_of_asserts_passed(response, passed, info):
 def test_timeouts_component_counts_each_timed_out_test():
     slow_on_negatives = "def add(a, b):\n    while a < 0:\n        pass\n    return a + b\n"
     result = _code(slow_on_negatives, {"test_list": ADD_TESTS}, timeout_s=1)
-    assert result.components == {"passed": 1.0, "total": 3.0, "timeouts": 1.0}
+    assert result.components == {"passed": 1.0, "total": 3.0, "timeouts": 1.0, "uncheckable": 0.0}
     result = _code("while True:\n    pass\n", {"test_list": ADD_TESTS}, timeout_s=1)
-    assert result.components == {"passed": 0.0, "total": 3.0, "timeouts": 3.0}
+    assert result.components == {"passed": 0.0, "total": 3.0, "timeouts": 3.0, "uncheckable": 0.0}
 
 
 def test_signed_scale():
@@ -62,11 +62,37 @@ def test_setup_code_runs_before_the_tests():
     assert _code("def area(r):\n    return round(math.pi * r * r, 2)\n", reference).score == 1.0
 
 
+def test_setup_runs_first_and_its_values_are_the_setups():
+    setup = "class Shape:\n    sides = 0\n\nexpected = [4, 3]"
+    code = "class Square(Shape):\n    sides = 4\n\nexpected = [0, 0]\n\ndef sides():\n    return Square.sides\n"
+    tests = ["assert sides() == expected[0]", "assert sides() != expected[1]"]
+    result = _code(code, {"test_list": tests, "test_setup_code": setup})
+    assert result.score == 1.0, result.info
+
+
+def test_values_cross_exactly_and_uncheckable_tests_fail_with_a_reason():
+    code = "def big():\n    return 10 ** 5000 + 1\n\ndef neg_zero():\n    return -0.0\n\ndef f(i):\n    return 2 * i\n\n" \
+           "def doubled(xs):\n    return map(f, xs)\n"  # fmt: skip
+    tests = [
+        "assert big() == 10 ** 5000 + 1",
+        "assert big() != 10 ** 5000",
+        "assert math.copysign(1, neg_zero()) == -1",
+        "assert list(doubled([1, 2])) == [2, 4]",
+        "assert doubled([1, 2]) == [2, 4]",
+        "assert all(f(i) == 2 * i for i in range(3))",
+    ]
+    result = _code(code, {"test_list": tests})
+    assert result.components == {"passed": 4.0, "total": 6.0, "timeouts": 0.0, "uncheckable": 1.0}
+    assert result.info == "test 4: NotPlain: value of type map is not a plain value"
+    result = _code(code, {"test_list": tests[5:]})
+    assert result.info.startswith("test 0: uncheckable: `(f(i) == 2 * i for i in range(3))` would decide")
+
+
 def test_io_tests():
     cases = [{"input": "3 4\n", "output": "7\n"}, {"input": "10 -2", "output": "8"}, {"input": "1 1", "output": "3"}]
     reference = {"io_tests": cases}
     result = _code("a, b = map(int, input().split())\nprint(a + b)   \n\n", reference)
-    assert result.components == {"passed": 2.0, "total": 3.0, "timeouts": 0.0}
+    assert result.components == {"passed": 2.0, "total": 3.0, "timeouts": 0.0, "uncheckable": 0.0}
     assert result.info == "test 2: wrong output"
     result = _code("import sys\nsys.exit(3)", reference)
     assert result.score == 0.0 and result.info.startswith("test 0: exit code 3")
@@ -77,7 +103,7 @@ def test_io_tests():
 def test_asserts_and_io_tests_together():
     reference = {"test_list": ["assert double(2) == 4"], "io_tests": [{"input": "5", "output": "10"}]}
     code = "def double(x):\n    return 2 * x\n\nif __name__ == '__main__':\n    print(double(int(input())))\n"
-    assert _code(code, reference).components == {"passed": 2.0, "total": 2.0, "timeouts": 0.0}
+    assert _code(code, reference).components == {"passed": 2.0, "total": 2.0, "timeouts": 0.0, "uncheckable": 0.0}
 
 
 def test_a_closed_stdout_does_not_hide_results():

@@ -72,3 +72,37 @@ def test_bad_commands_exit_two(capsys, tmp_path, argv, message):
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: ") and message in captured.err
+
+
+SPAN_PLUGIN = '''
+import json, os, time
+
+
+def span(sample, log: str) -> float:
+    """Holds each sample 1 s and logs which process scored it, from when to when."""
+    start = time.time()
+    time.sleep(1.0)
+    with open(log, "a") as f:
+        f.write(json.dumps([os.getpid(), start, time.time()]) + "\\n")
+    return 1.0
+'''
+
+
+@pytest.mark.slow
+def test_workers_score_samples_in_parallel(capsys, tmp_path):
+    import ray
+
+    (tmp_path / "span.py").write_text(SPAN_PLUGIN)
+    (tmp_path / "in.jsonl").write_text('{"response": "x"}\n' * 4 + "not json\n")
+    argv = ["rewards", "test", f"{tmp_path / 'span.py'}:span", "--input", str(tmp_path / "in.jsonl"), "--workers", "2",
+            "--param", f"log={tmp_path / 'spans.jsonl'}"]  # fmt: skip
+    try:
+        code, records, _ = _run(capsys, argv)
+    finally:
+        ray.shutdown()
+    assert code == 1 and [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["score"] for r in records[:4]] == [1.0] * 4 and "invalid JSON" in records[4]["error"]
+    spans = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
+    assert len(spans) == 4 and len({pid for pid, _, _ in spans}) == 2
+    overlapping = [(a, b) for a in spans for b in spans if a[0] != b[0] and a[1] < b[2] and b[1] < a[2]]
+    assert overlapping, spans  # two workers held samples at the same time
