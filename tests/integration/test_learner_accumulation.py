@@ -62,6 +62,15 @@ def _train(
     return stats[0]["grad_norm"], weights
 
 
+def assert_same_update(weights: torch.Tensor, expected: torch.Tensor) -> None:
+    """Adam's first step is lr * g / (|g| + eps): a coordinate whose gradient is near zero amplifies
+    rounding into a sizeable share of the step, so a few may differ; a wrong split moves every weight
+    by about lr (1e-2). Hence: no weight off by a tenth of a step, and all but 0.1 % within 1e-5."""
+    diff = (weights - expected).abs()
+    assert diff.max().item() < 1e-3
+    assert (diff > 1e-5).float().mean().item() < 1e-3
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     if not ray.is_initialized():
@@ -81,11 +90,9 @@ def test_same_update_for_any_split(model_dir, loss_agg):
     )
     assert norm_acc == pytest.approx(norm_full, rel=1e-4)
     assert norm_dp == pytest.approx(norm_full, rel=1e-4)
-    # Adam's first step is lr * g / (|g| + eps): coordinates with a near-zero gradient amplify
-    # rounding, so compare within 1% of the step size (lr 1e-2); a wrong split moves every weight by ~lr.
     for name, full in w_full.items():
-        torch.testing.assert_close(w_acc[name], full, atol=1e-4, rtol=0)
-        torch.testing.assert_close(w_dp[name], full, atol=1e-4, rtol=0)
+        assert_same_update(w_acc[name], full)
+        assert_same_update(w_dp[name], full)
 
 
 def test_learner_clipping_without_zero_matches_deepspeed(model_dir):
@@ -107,4 +114,4 @@ def test_token_budget_micro_batches_give_the_same_update(model_dir):
         norm, weights = _train(model_dir, micro=8, world=world, loss_agg="token-mean", zero=zero, budget=16)
         assert norm == pytest.approx(norm_full, rel=1e-4)
         for name, full in w_full.items():
-            torch.testing.assert_close(weights[name], full, atol=1e-4, rtol=0)
+            assert_same_update(weights[name], full)
