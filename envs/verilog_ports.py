@@ -130,7 +130,11 @@ def _declaration(tokens: list[str], where: str) -> _Decl:
 def _port(decl: _Decl, direction: str, where: str) -> Port:
     """The declared port; after its name only an initial value (`= ...`) may follow."""
     if decl.tail and decl.tail[0] != "=":
-        why = "unpacked arrays are not supported"
+        why = (
+            "unpacked arrays are not supported"
+            if decl.tail[0] == "["
+            else "interface ports and user-defined types are not supported"
+        )
         raise ValueError(f"verilog: {where}: cannot read the port declaration of {decl.name!r} ({why})")
     return Port(decl.name, direction, decl.range, decl.signed)
 
@@ -172,9 +176,7 @@ def _parameters(items: list[list[str]]) -> list[tuple[str, str]]:
 def parse_ports(source: str, module: str, where: str) -> tuple[list[Port], list[tuple[str, str]]]:
     """Ports of `module` in header order and the parameters (name, default value text) their ranges need, in order."""
     tokens = tokenize(source)
-    start = next(
-        (i for i in range(len(tokens) - 1) if tokens[i] in ("module", "macromodule") and tokens[i + 1] == module), None
-    )
+    start = next((i for i in range(len(tokens) - 1) if tokens[i] in ("module", "macromodule") and tokens[i + 1] == module), None)
     if start is None:
         raise ValueError(f"verilog: {where}: no module {module!r}")
     i = start + 2

@@ -155,7 +155,11 @@ def _cycle(clocks: list[str], warm: int, stim: Stimulus) -> list[str]:
     """One step of 10 time units: sample(s) around the clock edges (inputs changed at time 0)."""
     sample = [f"      if (i >= {warm}) compare;"]
     if not clocks:
-        return ["      #5;", *sample, "      #5;"] if stim.phases == 1 else ["      #2;", *sample, "      #3;", *sample, "      #4;", *sample, "      #1;"]
+        return (
+            ["      #5;", *sample, "      #5;"]
+            if stim.phases == 1
+            else ["      #2;", *sample, "      #3;", *sample, "      #4;", *sample, "      #1;"]
+        )
     rise = [f"      {c} = 1;" for c in clocks]
     fall = [f"      {c} = 0;" for c in clocks]
     if stim.phases == 1:
