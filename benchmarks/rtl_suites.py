@@ -18,8 +18,10 @@ own loaders (envs.verilog). Per suite:
   For RTLLM each mutant is scored against several generated testbenches (envs.verilog_tb):
   `legacy` (200 cycles re-drawn every cycle, one sample per cycle: the testbench before this
   change), `long` (1000 cycles, otherwise legacy), `hold` (1000 cycles, held inputs and
-  corner values, one sample per cycle) and `new` (the default: `hold` plus three samples per
-  cycle), so the designs where holding or sampling phases matter show up;
+  corner values, one sample per cycle), `new` (the default: `hold` plus three samples per
+  cycle) and `new-2000` (the default with 2000 cycles), so the designs where holding or
+  sampling phases matter show up; each reference is scored twice per testbench, the second
+  (warm) call timed: seconds per candidate with that testbench (stages 0-2);
 - seconds per candidate per stage on the first `--time-tasks` references, one at a time
   (`--workers` does not apply): the screen and stages 1+2 (syntax, fit and simulation; one
   `harness.check`) timed by wrapping those functions from outside, the whole reward with
@@ -179,6 +181,7 @@ def load_suite(path: Path) -> dict[str, Any]:
         "long": Stimulus(hold=False, phases=1, corners=False),
         "hold": Stimulus(phases=1),
         "new": Stimulus(),
+        "new-2000": Stimulus(cycles=2000),
     }
     for t in tasks:
         t["tests"] = {name: verilog.rtllm_task(designs[t["task_id"]], stim)["test"] for name, stim in variants.items()}
@@ -214,6 +217,10 @@ def run_task(task: dict[str, Any], modes: list[str], count: int) -> dict[str, An
     for mode in modes:
         params = _mode_params(mode, False)
         out["reference"][mode] = {v: _score(task, tb, task["solution"], params) for v, tb in task["tests"].items()}
+        for v, tb in task["tests"].items():  # again, warm (the reference's own run cached): seconds per candidate
+            start = time.perf_counter()
+            _score(task, tb, task["solution"], params)
+            out["reference"][mode][v]["seconds"] = time.perf_counter() - start
     for e in edits:
         row = {"kind": e.kind, "offset": e.offset, "before": e.before, "after": e.after, "outcome": {}}
         for mode in modes:
@@ -282,6 +289,7 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
                 "references_failing": {
                     d["task_id"]: r["info"] for d, r in zip(done, refs, strict=True) if not r["components"].get("func_pass")
                 },
+                "median_seconds_per_candidate": statistics.median(r["seconds"] for r in refs) if refs else None,
                 "mutants": len(outcomes),
                 **{k: outcomes.count(k) for k in ("caught", "abnormal", "survived", "invalid")},
             }
@@ -297,19 +305,24 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
 def markdown(results: dict[str, Any], command: str) -> str:
     """The generated tables of the RESULTS.md section."""
     lines = []
-    for path, s in results["suites"].items():
+    for s in results["suites"].values():
         loaded, skipped, per = s["summary"]["loaded"], len(s["summary"]["skipped"]), results["settings"]["mutants_per_task"]
-        lines += [f"**{s['kind']}** (`{Path(path).name}`): {loaded} tasks loaded, {skipped} skipped, {per} mutants per task.", ""]
+        lines += [f"**{s['kind']}** (`{s['path']}`): {loaded} tasks loaded, {skipped} skipped, {per} mutants per task.", ""]
         for line in s["summary"]["skipped"]:
             lines.append(f"- skipped: {line}")
-        lines += ["", "| mode | testbench | references functional | mutants valid | caught | abnormal | survived | catch rate |"]
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines += [
+            "",
+            "| mode | testbench | references functional | s per candidate | mutants valid | caught | abnormal "
+            "| survived | catch rate |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for mode, m in s["summary"]["modes"].items():
             for v, c in m["variants"].items():
                 valid = c["caught"] + c["abnormal"] + c["survived"]
                 rate = f"{100 * c['caught'] / valid:.1f} %" if valid else "-"
                 lines.append(
-                    f"| {mode} | {v} | {c['references_functional']} / {c['references']} | {valid} | {c['caught']} "
+                    f"| {mode} | {v} | {c['references_functional']} / {c['references']} "
+                    f"| {c['median_seconds_per_candidate']:.3f} | {valid} | {c['caught']} "
                     f"| {c['abnormal']} | {c['survived']} | {rate} |"
                 )
         for mode, m in s["summary"]["modes"].items():
@@ -375,7 +388,8 @@ def main() -> None:
                 print(f"[{suite['kind']} {i}/{len(suite['tasks'])}] {d['task_id']}: ref {refs}; "
                       f"mutants caught of {len(d['mutants'])}: {caught}", file=sys.stderr)  # fmt: skip
         timing = time_stages(suite["tasks"][: args.time_tasks], modes)
-        results["suites"][str(path)] = {
+        results["suites"][f"{suite['kind']}:{path.name}"] = {
+            "path": path.name,
             "kind": suite["kind"],
             "summary": summarize(suite, done, modes),
             "timing": timing,
@@ -383,7 +397,9 @@ def main() -> None:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    command = "benchmarks/rtl_suites.py " + " ".join(sys.argv[1:])
+    # suite paths are local checkouts: the command names them by kind, not by where they are on this machine
+    placeholders = {str(p): f"<{s['kind']}:{s['path']}>" for p, s in zip(args.paths, results["suites"].values(), strict=True)}
+    command = "benchmarks/rtl_suites.py " + " ".join(placeholders.get(a, a) for a in sys.argv[1:])
     write_section(args.results_md, markdown(results, command))
     print(markdown(results, command))
 

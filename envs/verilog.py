@@ -17,28 +17,27 @@ Sources, one at a time:
 - `params.verilog_eval_dir`: the `dataset_spec-to-rtl` directory of a VerilogEval v2 checkout
   (NVlabs/verilog-eval); every `*_prompt.txt` needs its `_ref.sv` and `_test.sv`, used as they are.
 - `params.rtllm_dir`: an RTLLM v2 checkout (hkust-zhiyao/RTLLM). Every directory below it holding
-  a `design_description.txt` is a task (task_id: the directory name) and must hold exactly one
-  reference `verified_*.v`. RTLLM's own `testbench.v` is not used: it instantiates the design
-  under its own name and prints free-form pass/fail text, so it cannot give the mismatch verdict.
-  Instead the row is adapted: the prompt is the description with the module name (its
-  `Module name:` line, else the directory name) replaced by `TopModule`; `ref` is the verified
-  source with that module (or `verified_<name>`) renamed `RefModule` and any other module in the
-  file prefixed `RefModule_`; `test` is a generated equivalence testbench in the contract above:
-  the ports are read from the reference (ANSI or non-ANSI headers; widths may use the module's
-  parameters, which keep their defaults); 1-bit inputs named like `clk`, `wclk`, `clk_in` are
-  clocks (all in phase), 1-bit inputs named like `rst`, `reset`, `rst_n`, `wrstn`, `nreset` are
-  resets (active low with an `n`, `_b` or `_l` suffix or an `n` prefix), asserted for the first 3
-  cycles and then at random about one cycle in 64; every other input gets seeded random values
-  each cycle; all outputs are compared once per cycle, between clock edges (200 samples), an X
-  in the reference output matching anything (as VerilogEval does). Designs with `inout` ports,
-  unpacked-array ports, no ports or no outputs are an error naming the file.
+  a `design_description.txt` is a design (task_id: the directory name; two of one name are an
+  error). RTLLM's own `testbench.v` is not used: it instantiates the design under its own name
+  and prints free-form pass/fail text, so it cannot give the mismatch verdict. Instead the row is
+  adapted: the prompt is the description with the module name (its `Module name:` line, else
+  the directory name) replaced by `TopModule`; `ref` is the verified source with that module (or
+  `verified_<name>`) renamed `RefModule` and any other module in the file prefixed `RefModule_`;
+  `test` is generated (envs.verilog_tb: seeded, inputs held for random stretches, three samples
+  per clock cycle, 1000 cycles, `x` in the reference matching anything and `z` compared
+  exactly) from the ports read off the reference's header (envs.verilog_ports: a tokenizer, so
+  any legal spacing, comments and attributes; ANSI or non-ANSI; widths may use the module's
+  parameters, which keep their defaults). A design that cannot be used (no single
+  `verified_*.v`, no such module, `inout`, unpacked-array or interface ports, no ports or no
+  outputs, a range using a macro) is skipped with one warning naming its directory and why; a
+  checkout where none can be used is an error.
 - `params.data_files` / `params.dataset`: rows with `task_id`, `prompt` (the spec), `ref` and
   `test` in the same contract, split as in the other environments (`rlpost.envs.load_rows`).
 
 Any module of a reference other than `RefModule` is renamed `RefModule_<name>` in `ref`, so that
 a candidate may define a helper of the same name. Split of the directory sources: tasks sorted by
 id, every fifth is 'test' (`rlpost.envs.bundled_split`); `limit` keeps the first rows of a split.
-A missing or malformed file is an error naming it.
+A missing or malformed file is an error naming it (RTLLM designs: skipped with the reason logged).
 """
 
 from __future__ import annotations
