@@ -14,7 +14,8 @@ own loaders (envs.verilog). Per suite:
   operator swap, constant bit flip, condition inversion, outside the module headers), scored
   the same way: `caught` = the verdict counts mismatches, `abnormal` = compiled but ended
   without a verdict (a timeout, a limit), `invalid` = failed the screen or stage 1 (does not
-  compile or no longer fits the testbench; left out of the rate), `survived` = functional.
+  compile or no longer fits the testbench; left out of the rate), `survived` = functional,
+  `error` = the reward refused the task (its reference fails its own testbench; left out).
   For RTLLM each mutant is scored against several generated testbenches (envs.verilog_tb):
   `legacy` (200 cycles re-drawn every cycle, one sample per cycle: the testbench before this
   change), `long` (1000 cycles, otherwise legacy), `hold` (1000 cycles, held inputs and
@@ -193,12 +194,17 @@ def _score(task: dict[str, Any], test: str, source: str, params: dict[str, Any])
     from rlpost.rewards import Sample
 
     ref = {"task_id": task["task_id"], "ref": task["ref"], "test": test}
-    result = rtl_reward(Sample("", f"```verilog\n{source}\n```", ref, "bench"), **params)
+    try:
+        result = rtl_reward(Sample("", f"```verilog\n{source}\n```", ref, "bench"), **params)
+    except ValueError as e:  # a task the reward refuses (e.g. its reference fails its own testbench)
+        return {"score": None, "components": {}, "info": f"error: {e}"}
     return {"score": result.score, "components": dict(result.components), "info": result.info}
 
 
 def _outcome(scored: dict[str, Any]) -> str:
     c = scored["components"]
+    if scored["score"] is None:
+        return "error"
     if not c.get("syntax_ok"):
         return "invalid"
     if c.get("func_pass"):
@@ -291,7 +297,7 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
                 },
                 "median_seconds_per_candidate": statistics.median(r["seconds"] for r in refs) if refs else None,
                 "mutants": len(outcomes),
-                **{k: outcomes.count(k) for k in ("caught", "abnormal", "survived", "invalid")},
+                **{k: outcomes.count(k) for k in ("caught", "abnormal", "survived", "invalid", "error")},
             }
         differs = {}
         for d in done:
@@ -326,6 +332,10 @@ def markdown(results: dict[str, Any], command: str) -> str:
                     f"| {c['abnormal']} | {c['survived']} | {rate} |"
                 )
         for mode, m in s["summary"]["modes"].items():
+            failing = {t: i for c in m["variants"].values() for t, i in c["references_failing"].items()}
+            if failing:
+                lines += ["", f"References not functional ({mode}):", ""]
+                lines += [f"- {task}: {info[:300]}" for task, info in sorted(failing.items())]
             if m["designs_where_variants_differ"]:
                 names = list(next(iter(m["designs_where_variants_differ"].values())))
                 lines += ["", f"Mutants caught per design where the testbenches differ ({mode}):", ""]
@@ -395,6 +405,8 @@ def main() -> None:
             "timing": timing,
             "tasks": done,
         }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")  # after every suite, so a later failure keeps it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     # suite paths are local checkouts: the command names them by kind, not by where they are on this machine
