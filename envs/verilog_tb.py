@@ -8,9 +8,10 @@ Inputs by name (1-bit only): clocks (`clk`, `wclk`, `clk_in`, `clk_a`, `sys_cloc
 10 time units, rising at 3, falling at 8) and resets (`rst`, `reset`, `rst_n`, `wrstn`,
 `nreset`; active low with an `n`, `_b` or `_l` suffix or an `n` prefix); every other input is
 data. All inputs change at time 0 of a cycle, away from the clock edges. With `Stimulus.hold`
-(the default) each data input keeps its value for a random run of cycles (1 with probability
+(the default) and a clock, each data input keeps its value for a random run of cycles (1 with probability
 1/2, else 1, 2, 4, 8, 16 or 32 alike), so designs that need an input held (serial-to-parallel,
-enables, programmable dividers) see both held and per-cycle-changing inputs; a new value is all
+enables, programmable dividers) see both held and per-cycle-changing inputs (a design without
+a clock gets new values every step: holding would only repeat samples); a new value is all
 zeros or all ones with probability 1/8 each, else uniform bits. Resets are asserted for the first
 3 cycles, then start a pulse of 1-4 cycles (`hold`) or 1 cycle with probability 1/64 per cycle.
 Samples: `Stimulus.phases` per clock cycle after the first 3 (3: before the rising edge, after
@@ -28,7 +29,7 @@ verdict). Random values come from `$random(seed)` with a per-task seed: determin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from envs.verilog_ports import Port
 
@@ -78,6 +79,8 @@ def equivalence_testbench(ports: list[Port], params: list[tuple[str, str]], seed
     outputs = [p for p in ports if p.dir == "output"]
     clocks, resets, data = classify(inputs)
     warm = WARM if clocks else 0
+    if not clocks:  # nothing holds state across steps: a held input would only repeat a sample
+        stim = replace(stim, hold=False)
     lines = ["module tb;"]
     lines += [f"  localparam {n} = {e};" for n, e in params]
     lines += [_decl("reg", p, p.name) for p in inputs]
