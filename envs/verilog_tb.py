@@ -4,20 +4,21 @@ It keeps the spec-to-rtl contract (`rewards.rtl.harness.Task.from_reference`): `
 RefModule and TopModule instantiated with identical connections, and one final
 `$display("Mismatches: %0d in %0d samples", mismatches, samples); $finish;`.
 
-Inputs by name (1-bit only): clocks (`clk`, `wclk`, `clk_in`, `clk_a`, `sys_clock`, all in phase, period
-10 time units, rising at 3, falling at 8) and resets (`rst`, `reset`, `rst_n`, `wrstn`,
-`nreset`; active low with an `n`, `_b` or `_l` suffix or an `n` prefix); every other input is
-data. All inputs change at time 0 of a cycle, away from the clock edges. With `Stimulus.hold`
-(the default) and a clock, each data input keeps its value for a random run of cycles (1 with probability
-1/2, else 1, 2, 4, 8, 16 or 32 alike), so designs that need an input held (serial-to-parallel,
-enables, programmable dividers) see both held and per-cycle-changing inputs (a design without
-a clock gets new values every step: holding would only repeat samples); a new value is all
-zeros or all ones with probability 1/8 each, else uniform bits. Resets are asserted for the first
-3 cycles, then start a pulse of 1-4 cycles (`hold`) or 1 cycle with probability 1/64 per cycle.
-Samples: `Stimulus.phases` per clock cycle after the first 3 (3: before the rising edge, after
-it, after the falling edge, so clock-like outputs and falling-edge logic are compared; 1: before
-the rising edge only); a design without a clock input is sampled at the same times of each
-10-unit step (2, 5 and 9; or 5), which also compares an output clock it generates itself.
+Inputs by name (1-bit only): clocks (`clk`, `wclk`, `clk_in`, `clk_a`, `sys_clock`, all in
+phase, period 10 time units, rising at 3, falling at 8) and resets (`rst`, `reset`, `rst_n`,
+`wrstn`, `nreset`; active low with an `n`, `_b` or `_l` suffix or an `n` prefix); every other
+input is data. All inputs change at time 0 of a cycle, away from the clock edges. With
+`Stimulus.hold` (the default) and a clock, each data input keeps its value for a random run of
+cycles (1 with probability 1/2, else 1, 2, 4, 8, 16 or 32 alike), so designs that need an input
+held (serial-to-parallel, enables, programmable dividers) see both held and per-cycle-changing
+inputs (a design without a clock gets new values every step: holding would only repeat samples);
+with `Stimulus.corners` (the default) a new value is all zeros or all ones with probability 1/8
+each, else uniform bits. Resets are asserted for the first 3 cycles, then start a pulse of 1-4
+cycles (`hold`) or 1 cycle with probability 1/64 per cycle. Samples: `Stimulus.phases` per clock
+cycle after the first 3 (3: before the rising edge, after it, after the falling edge, so clock-
+like outputs and falling-edge logic are compared; 1: before the rising edge only); a design
+without a clock input is sampled at the same times of each 10-unit step (2, 5 and 9; or 5),
+which also compares an output clock it generates itself.
 
 Comparison, per output bit: an `x` in the reference matches anything (as VerilogEval does: the
 reference does not care); `0`, `1` and `z` must be matched exactly (`===`), so a reference that
