@@ -334,6 +334,20 @@ def test_rtllm_checkout_rows(tmp_path):
         assert mismatches > 0 and samples == 3000, row["task_id"]
 
 
+def test_rtllm_rows_score_through_the_rtl_reward(tmp_path):
+    """The generated testbench keeps the reward's contract: the reference is functional, a mutant scores 'compiles'."""
+    from rewards.rtl.reward import rtl_reward
+    from rlpost.rewards import Sample
+
+    row = make_rows("train", {"rtllm_dir": str(_rtllm_dir(tmp_path))})[1]
+    ref = {k: row[k] for k in ("task_id", "ref", "test")}
+    good = rtl_reward(Sample(row["prompt"], VERILOG.sft_target(row), ref), ppa=False)
+    assert (good.score, good.components["samples"]) == (1.0, 3000.0), good
+    mutant = row["solution"].replace("q + 1'b1", "q + 2'd2")
+    bad = rtl_reward(Sample(row["prompt"], f"```verilog\n{mutant}\n```", ref), ppa=False)
+    assert bad.score == 0.2 and bad.components["mismatches"] > 0, bad
+
+
 def test_rtllm_generated_testbench_drives_clocks_and_resets(tmp_path):
     row = make_rows("train", {"rtllm_dir": str(_rtllm_dir(tmp_path))})[1]
     assert "localparam W = 4;" in row["test"] and "reg [W-1:0]" not in row["test"] and "wire [W-1:0] q_ref, q_top;" in row["test"]
