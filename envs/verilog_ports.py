@@ -211,8 +211,9 @@ def _ansi_ports(items: list[list[str]], module: str, where: str) -> list[Port]:
         if decl.dir is None and not ports:
             raise ValueError(f"verilog: {where}: port {text(item)!r} of {module!r} has no direction")
         if decl.dir is None and not decl.kinds and not decl.range and not decl.signed:
-            prev = _port(decl, ports[-1].dir, where)
-            ports.append(Port(decl.name, prev.dir, ports[-1].range, ports[-1].signed))
+            last = ports[-1]
+            _port(decl, last.dir, where)  # only an initial value may follow the name
+            ports.append(Port(decl.name, last.dir, last.range, last.signed))
         else:
             ports.append(_port(decl, decl.dir or ports[-1].dir, where))
     return ports
@@ -235,13 +236,12 @@ def _non_ansi_ports(items: list[list[str]], statements: list[list[str]], module:
                 nets.update({n: (decl.range, decl.signed) for n in [decl.name, *(m[0] for m in more if m)]})
             continue
         decl = _declaration(first, where)
+        _port(decl, decl.dir, where)  # only an initial value may follow the name
         for extra in more:
             if not extra or len(extra) > 1 and extra[1] != "=":
                 raise ValueError(f"verilog: {where}: cannot read the port declaration {text(s)!r}")
-        names = [decl.name, *(m[0] for m in more)]
-        for n in names:
+        for n in [decl.name, *(m[0] for m in more)]:
             declared[n] = Port(n, decl.dir, decl.range, decl.signed)
-        _port(decl, decl.dir, where)
     ports = []
     for item in items:
         name = text(item)
