@@ -17,42 +17,44 @@ Sources, one at a time:
 - `params.verilog_eval_dir`: the `dataset_spec-to-rtl` directory of a VerilogEval v2 checkout
   (NVlabs/verilog-eval); every `*_prompt.txt` needs its `_ref.sv` and `_test.sv`, used as they are.
 - `params.rtllm_dir`: an RTLLM v2 checkout (hkust-zhiyao/RTLLM). Every directory below it holding
-  a `design_description.txt` is a task (task_id: the directory name) and must hold exactly one
-  reference `verified_*.v`. RTLLM's own `testbench.v` is not used: it instantiates the design
-  under its own name and prints free-form pass/fail text, so it cannot give the mismatch verdict.
-  Instead the row is adapted: the prompt is the description with the module name (its
-  `Module name:` line, else the directory name) replaced by `TopModule`; `ref` is the verified
-  source with that module (or `verified_<name>`) renamed `RefModule` and any other module in the
-  file prefixed `RefModule_`; `test` is a generated equivalence testbench in the contract above:
-  the ports are read from the reference (ANSI or non-ANSI headers; widths may use the module's
-  parameters, which keep their defaults); 1-bit inputs named like `clk`, `wclk`, `clk_in` are
-  clocks (all in phase), 1-bit inputs named like `rst`, `reset`, `rst_n`, `wrstn`, `nreset` are
-  resets (active low with an `n`, `_b` or `_l` suffix or an `n` prefix), asserted for the first 3
-  cycles and then at random about one cycle in 64; every other input gets seeded random values
-  each cycle; all outputs are compared once per cycle, between clock edges (200 samples), an X
-  in the reference output matching anything (as VerilogEval does). Designs with `inout` ports,
-  unpacked-array ports, no ports or no outputs are an error naming the file.
+  a `design_description.txt` is a design (task_id: the directory name; two of one name are an
+  error). RTLLM's own `testbench.v` is not used: it instantiates the design under its own name
+  and prints free-form pass/fail text, so it cannot give the mismatch verdict. Instead the row is
+  adapted: the prompt is the description with the module name (its `Module name:` line, else
+  the directory name) replaced by `TopModule`; `ref` is the verified source with that module (or
+  `verified_<name>`) renamed `RefModule` and any other module in the file prefixed `RefModule_`;
+  `test` is generated (envs.verilog_tb: seeded, inputs held for random stretches, three samples
+  per clock cycle, 1000 cycles, `x` in the reference matching anything and `z` compared
+  exactly) from the ports read off the reference's header (envs.verilog_ports: a tokenizer, so
+  any legal spacing, comments and attributes; ANSI or non-ANSI; widths may use the module's
+  parameters, which keep their defaults). A design that cannot be used (no single
+  `verified_*.v`, no such module, `inout`, unpacked-array or interface ports, no ports or no
+  outputs, a range using a macro) is skipped with one warning naming its directory and why; a
+  checkout where none can be used is an error.
 - `params.data_files` / `params.dataset`: rows with `task_id`, `prompt` (the spec), `ref` and
   `test` in the same contract, split as in the other environments (`rlpost.envs.load_rows`).
 
 Any module of a reference other than `RefModule` is renamed `RefModule_<name>` in `ref`, so that
 a candidate may define a helper of the same name. Split of the directory sources: tasks sorted by
 id, every fifth is 'test' (`rlpost.envs.bundled_split`); `limit` keeps the first rows of a split.
-A missing or malformed file is an error naming it.
+A missing or malformed file is an error naming it (RTLLM designs: skipped with the reason logged).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from pathlib import Path
 from typing import Any
 
+from envs.verilog_ports import parse_ports
+from envs.verilog_tb import Stimulus, equivalence_testbench
 from rlpost.envs import Environment, RewardSpec, bundled_split, load_rows, register_env, split_params
 
 BUNDLED = Path(__file__).parent / "data" / "verilog"
 TEMPLATE = "{spec}\nAnswer with the complete Verilog module TopModule in a ```verilog block."
-VERDICT = '$display("Mismatches: %0d in %0d samples", mismatches, samples);'
+log = logging.getLogger(__name__)
 OWN = {"template", "verilog_eval_dir", "rtllm_dir"}
 
 
@@ -166,19 +168,26 @@ def read_rtllm_dir(directory: str | Path) -> list[dict[str, Any]]:
     root = Path(directory)
     if not root.is_dir():
         raise ValueError(f"verilog: params.rtllm_dir: directory {str(root)!r} not found")
-    tasks, seen = [], {}
-    for desc in sorted(root.rglob("design_description.txt")):
-        design = desc.parent
+    designs = [desc.parent for desc in sorted(root.rglob("design_description.txt"))]
+    if not designs:
+        raise ValueError(f"verilog: params.rtllm_dir: no design_description.txt below {str(root)!r}")
+    seen: dict[str, Path] = {}
+    for design in designs:
         if design.name in seen:
             raise ValueError(f"verilog: params.rtllm_dir: two designs named {design.name!r}: {seen[design.name]} and {design}")
         seen[design.name] = design
-        tasks.append(rtllm_task(design))
+    tasks = []
+    for design in designs:
+        try:
+            tasks.append(rtllm_task(design))
+        except ValueError as e:
+            log.warning("verilog: RTLLM design %s skipped: %s", design, str(e).removeprefix("verilog: "))
     if not tasks:
-        raise ValueError(f"verilog: params.rtllm_dir: no design_description.txt below {str(root)!r}")
+        raise ValueError(f"verilog: params.rtllm_dir: none of the {len(designs)} designs below {str(root)!r} could be read")
     return tasks
 
 
-def rtllm_task(design: Path) -> dict[str, Any]:
+def rtllm_task(design: Path, stim: Stimulus = Stimulus()) -> dict[str, Any]:
     """One RTLLM design directory as a task row (without the templated prompt)."""
     verified = sorted(design.glob("verified_*.v"))
     if len(verified) != 1:
@@ -194,177 +203,12 @@ def rtllm_task(design: Path) -> dict[str, Any]:
         raise ValueError(f"verilog: {ref_path}: no module {name!r} or 'verified_{name}' (found {names or 'no modules'})")
     top = candidates[0]
     ports, params = parse_ports(source, top, str(ref_path))
-    if not any(p["dir"] == "output" for p in ports):
+    if not any(p.dir == "output" for p in ports):
         raise ValueError(f"verilog: {ref_path}: module {top!r} has no outputs to compare")
     spec = re.sub(rf"\b{re.escape(name)}\b", "TopModule", description)
-    test = equivalence_testbench(ports, params, seed=zlib.crc32(design.name.encode()) & 0x7FFFFFFF)
+    test = equivalence_testbench(ports, params, zlib.crc32(design.name.encode()) & 0x7FFFFFFF, stim)
     ref = rename_modules(source, {top: "RefModule"})
     return _task(design.name, spec, ref, test, str(design), str(ref_path), "generated testbench")
-
-
-_PARAM_TYPES = "integer|int|logic|bit|signed|unsigned|real|parameter"
-_KEYWORD_TYPES = {"wire", "reg", "logic", "var", "tri", "bit", "signed", "unsigned", "integer", "int"}
-_CLOCK = re.compile(r"[a-z0-9]*_?(clk|clock)(_?in?)?")  # clk, wclk, sys_clk, clk_in, clk_i
-_RESET = re.compile(r"(?P<pre>[a-z0-9]+_|[a-z]?)(rst|reset)(?P<suf>_?n|_b|_l|_ni|_i|_in)?")  # rst, rst_n, wrstn, nreset
-
-
-def parse_ports(source: str, module: str, where: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Ports of `module` as dicts (name, dir, range: '' or '[..]' text, in order) and the parameters their ranges use."""
-    code = strip_comments(source)
-    m = re.search(rf"\bmodule\s+{re.escape(module)}\b", code)
-    if not m:
-        raise ValueError(f"verilog: {where}: no module {module!r}")
-    pos = m.end()
-    header_params: list[str] = []
-    rest = code[pos:].lstrip()
-    if rest.startswith("#"):
-        inner, rest = _balanced(rest[1:].lstrip(), where)
-        header_params = _split_top(inner)
-    port_text = ""
-    if rest.startswith("("):
-        port_text, rest = _balanced(rest, where)
-    body = rest.partition(";")[2].split("endmodule", 1)[0]
-    items = [i for i in _split_top(port_text) if i]
-    statements = [s.strip() for s in body.split(";")]
-    params: list[tuple[str, str]] = []
-    for item in header_params + [s for s in statements if re.match(r"(parameter|localparam)\b", s)]:
-        for decl in _split_top(re.sub(r"^(parameter|localparam)\b", "", item.strip())):
-            pm = re.fullmatch(rf"(?:(?:{_PARAM_TYPES})\s+)*(?:\[[^\]]*\]\s*)?(\w+)\s*=\s*(.+)", decl, re.S)
-            if pm:
-                params.append((pm.group(1), " ".join(pm.group(2).split())))
-    ports: list[dict[str, Any]] = []
-    if any(re.match(r"(input|output|inout)\b", i) for i in items):  # ANSI header
-        direction, rng = None, ""
-        for item in items:
-            d, kind, r, name = _port_decl(item, where)
-            if d is None and direction is None:
-                raise ValueError(f"verilog: {where}: port {item!r} of {module!r} has no direction")
-            if d is not None or kind or r:
-                rng = r
-            direction = d or direction
-            ports.append({"name": name, "dir": direction, "range": rng})
-    else:  # non-ANSI: names in the header, declarations in the body
-        declared: dict[str, dict[str, Any]] = {}
-        for s in statements:
-            if not re.match(r"(input|output|inout)\b", s):
-                continue
-            first, *more = _split_top(s)
-            d, _, rng, name = _port_decl(first, where)
-            for n in [name, *more]:
-                if not re.fullmatch(r"\w+", n.strip()):
-                    raise ValueError(f"verilog: {where}: cannot read the port declaration {s!r}")
-                declared[n.strip()] = {"name": n.strip(), "dir": d, "range": rng}
-        for item in items:
-            if item not in declared:
-                raise ValueError(f"verilog: {where}: port {item!r} of {module!r} has no input/output declaration")
-            ports.append(declared[item])
-    if not ports:
-        raise ValueError(f"verilog: {where}: module {module!r} has no ports")
-    for p in ports:
-        if p["dir"] == "inout":
-            raise ValueError(f"verilog: {where}: inout port {p['name']!r} is not supported")
-    known = dict(params)
-    needed: set[str] = set()
-    todo = [w for p in ports for w in _identifiers(p["range"])]
-    while todo:
-        word = todo.pop()
-        if word in needed:
-            continue
-        if word not in known:
-            raise ValueError(f"verilog: {where}: a port range of {module!r} uses {word!r}, which is not a parameter")
-        needed.add(word)
-        todo += _identifiers(known[word])
-    return ports, [(n, e) for n, e in params if n in needed]
-
-
-def _identifiers(expr: str) -> list[str]:
-    """Identifiers of a constant expression, leaving out based literals (8'hff) and system functions ($clog2)."""
-    expr = re.sub(r"'[sS]?[bodhBODH]\s*[0-9a-fA-FxXzZ_?]+|\$\w+|\b\d\w*", " ", expr)
-    return re.findall(r"\b[A-Za-z_]\w*\b", expr)
-
-
-def _port_decl(item: str, where: str) -> tuple[str | None, str, str, str]:
-    """(direction or None, net/var kind words, packed range text, name) of one port declaration."""
-    m = re.fullmatch(r"(?:(input|output|inout)\s+)?((?:\w+\s+)*?)((?:\[[^\]]*\]\s*)*)(\w+)", item.strip(), re.S)
-    if not m or any(k not in _KEYWORD_TYPES for k in m.group(2).split()):
-        why = "unpacked arrays, default values and interfaces are not supported"
-        raise ValueError(f"verilog: {where}: cannot read the port declaration {item.strip()!r} ({why})")
-    return m.group(1), m.group(2).strip(), "".join(m.group(3).split()), m.group(4)
-
-
-def _balanced(text: str, where: str) -> tuple[str, str]:
-    """The inside of the parenthesised group `text` starts with, and what follows it."""
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0:
-            return text[1:i], text[i + 1 :].lstrip()
-    raise ValueError(f"verilog: {where}: unbalanced parentheses in a module header")
-
-
-def _split_top(text: str) -> list[str]:
-    """Split at commas outside (), [] and {}."""
-    parts, depth, cur = [], 0, []
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    last = "".join(cur).strip()
-    return [*parts, last] if last or parts else []
-
-
-def equivalence_testbench(ports: list[dict[str, Any]], params: list[tuple[str, str]], seed: int, cycles: int = 200) -> str:
-    """Module `tb` comparing RefModule and TopModule under seeded random stimulus (the spec-to-rtl contract)."""
-    inputs = [p for p in ports if p["dir"] == "input"]
-    outputs = [p for p in ports if p["dir"] == "output"]
-    clocks = [p["name"] for p in inputs if not p["range"] and _CLOCK.fullmatch(p["name"].lower())]
-    resets = {}  # name: active low
-    for p in inputs:
-        m = _RESET.fullmatch(p["name"].lower())
-        if m and not p["range"]:
-            resets[p["name"]] = m.group("pre") == "n" or m.group("suf") in ("n", "_n", "_b", "_l", "_ni")
-    data = [p["name"] for p in inputs if p["name"] not in clocks and p["name"] not in resets]
-    warm = 3 if clocks else 0
-    lines = ["module tb;"]
-    lines += [f"  localparam {n} = {e};" for n, e in params]
-    lines += [f"  reg {p['range'] + ' ' if p['range'] else ''}{p['name']};" for p in inputs]
-    lines += [f"  wire {p['range'] + ' ' if p['range'] else ''}{p['name']}_ref, {p['name']}_top;" for p in outputs]
-    lines.append(f"  integer seed = {seed}, i, samples = 0, mismatches = 0;")
-    lines.append("")
-    for inst, suffix in (("RefModule ref_i", "_ref"), ("TopModule top_i", "_top")):
-        conns = [f".{p['name']}({p['name']})" for p in inputs] + [f".{p['name']}({p['name']}{suffix})" for p in outputs]
-        lines.append(f"  {inst} ({', '.join(conns)});")
-    refs = "{" + ", ".join(f"{p['name']}_ref" for p in outputs) + "}"
-    tops = "{" + ", ".join(f"{p['name']}_top" for p in outputs) + "}"
-    lines += ["", "  initial begin"]
-    lines += [f"    {c} = 0;" for c in clocks]
-    lines += [f"    {n} = 0;" for n in data]
-    lines.append(f"    for (i = 0; i < {cycles + warm}; i = i + 1) begin")
-    for name, low in resets.items():
-        on, off = ("1'b0", "1'b1") if low else ("1'b1", "1'b0")
-        lines.append(f"      {name} = (i < {warm} || ($random(seed) & 63) == 0) ? {on} : {off};")
-    lines += [f"      repeat (($bits({n}) + 31) / 32) {n} = {{{n}, $random(seed)}};" for n in data]
-    lines.append("      #2;")
-    lines.append(f"      if (i >= {warm}) begin")
-    lines.append("        samples = samples + 1;")
-    lines.append("        // an X in the reference matches anything")
-    lines.append(f"        if (({refs} ^ {tops} ^ {refs}) !== {refs}) mismatches = mismatches + 1;")
-    lines.append("      end")
-    if clocks:
-        lines += ["      #1;", *[f"      {c} = 1;" for c in clocks], "      #5;"]
-        lines += [*[f"      {c} = 0;" for c in clocks], "      #2;"]
-    else:
-        lines.append("      #8;")
-    lines += ["    end", f"    {VERDICT}", "    $finish;", "  end", ""]
-    watchdog = 10 * (cycles + warm) + 1000
-    lines += ["  initial begin", f"    #{watchdog};", '    $display("TIMEOUT");', "    $finish;", "  end", "endmodule", ""]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ iverilog and yosys are required: a missing tool fails these tests, it does not s
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from envs.verilog import BUNDLED, VERILOG, equivalence_testbench, make_rows, parse_ports
+from envs.verilog import BUNDLED, VERILOG, make_rows, parse_ports
+from envs.verilog_ports import Port, tokenize
+from envs.verilog_ports import text as join_tokens
+from envs.verilog_tb import LEGACY, Stimulus, equivalence_testbench
 from rlpost.config import EnvSpec
 from rlpost.data import load_env
 from rlpost.envs import bundled_split, get_env
@@ -322,37 +326,61 @@ def test_rtllm_checkout_rows(tmp_path):
     assert "module RefModule_slot" in rows[2]["ref"] and "module slot" in rows[2]["solution"]
     for row in rows:
         assert 'Mismatches: %0d in %0d samples", mismatches, samples);\n    $finish;' in row["test"]
-        assert simulate(tmp_path, row["test"], row["ref"], row["solution"]) == (0, 200)
+        # 1000 steps of 3 samples (clocked: before and after the rising edge, after the falling one)
+        assert simulate(tmp_path, row["test"], row["ref"], row["solution"]) == (0, 3000)
         old, new = MUTATIONS[row["task_id"]]
         assert old in row["solution"]
         mismatches, samples = simulate(tmp_path, row["test"], row["ref"], row["solution"].replace(old, new))
-        assert mismatches > 0 and samples == 200, row["task_id"]
+        assert mismatches > 0 and samples == 3000, row["task_id"]
+
+
+def test_rtllm_rows_score_through_the_rtl_reward(tmp_path):
+    """The generated testbench keeps the reward's contract: the reference is functional, a mutant scores 'compiles'."""
+    from rewards.rtl.reward import rtl_reward
+    from rlpost.rewards import Sample
+
+    row = make_rows("train", {"rtllm_dir": str(_rtllm_dir(tmp_path))})[1]
+    ref = {k: row[k] for k in ("task_id", "ref", "test")}
+    good = rtl_reward(Sample(row["prompt"], VERILOG.sft_target(row), ref), ppa=False)
+    assert (good.score, good.components["samples"]) == (1.0, 3000.0), good
+    mutant = row["solution"].replace("q + 1'b1", "q + 2'd2")
+    bad = rtl_reward(Sample(row["prompt"], f"```verilog\n{mutant}\n```", ref), ppa=False)
+    assert bad.score == 0.2 and bad.components["mismatches"] > 0, bad
 
 
 def test_rtllm_generated_testbench_drives_clocks_and_resets(tmp_path):
     row = make_rows("train", {"rtllm_dir": str(_rtllm_dir(tmp_path))})[1]
     assert "localparam W = 4;" in row["test"] and "reg [W-1:0]" not in row["test"] and "wire [W-1:0] q_ref, q_top;" in row["test"]
-    assert "rst_n = (i < 3 || ($random(seed) & 63) == 0) ? 1'b0 : 1'b1;" in row["test"]
+    assert "rst_n = (i < 3 || pulse_rst_n > 0) ? 1'b0 : 1'b1;" in row["test"]
     assert "clk = 1;" in row["test"] and "repeat (($bits(en) + 31) / 32) en = {en, $random(seed)};" in row["test"]
+    assert "if (hold_en == 0) begin" in row["test"] and "hold_clk" not in row["test"]
     # a candidate that ignores the (active-low) reset is caught
     ignores_reset = row["solution"].replace("if (!rst_n) q <= 0;\n    else ", "")
     assert simulate(tmp_path, row["test"], row["ref"], ignores_reset)[0] > 0
 
 
 def test_generated_testbench_reset_and_clock_names():
-    names = ["clk_in", "nreset", "first", "sys_rst", "wrstn", "d"]
-    ports = [{"name": n, "dir": "input", "range": "[3:0]" if n == "d" else ""} for n in names]
-    tb = equivalence_testbench([*ports, {"name": "y", "dir": "output", "range": ""}], [], seed=1)
-    assert "clk_in = 1;" in tb and "repeat (($bits(first) + 31) / 32) first = {first, $random(seed)};" in tb
-    assert "nreset = (i < 3 || ($random(seed) & 63) == 0) ? 1'b0 : 1'b1;" in tb
-    assert "sys_rst = (i < 3 || ($random(seed) & 63) == 0) ? 1'b1 : 1'b0;" in tb
-    assert "wrstn = (i < 3 || ($random(seed) & 63) == 0) ? 1'b0 : 1'b1;" in tb
-    assert "reg [3:0] d;" in tb and "wire y_ref, y_top;" in tb
+    names = ["clk_in", "clk_b", "nreset", "first", "sys_rst", "wrstn", "d", "clk_en"]
+    ports = [Port(n, "input", "[3:0]" if n == "d" else "") for n in names]
+    tb = equivalence_testbench([*ports, Port("y", "output", "[7:0]", signed=True)], [], seed=1)
+    assert (
+        "clk_in = 1;" in tb and "clk_b = 1;" in tb and "repeat (($bits(first) + 31) / 32) first = {first, $random(seed)};" in tb
+    )
+    assert "nreset = (i < 3 || pulse_nreset > 0) ? 1'b0 : 1'b1;" in tb
+    assert "sys_rst = (i < 3 || pulse_sys_rst > 0) ? 1'b1 : 1'b0;" in tb
+    assert "wrstn = (i < 3 || pulse_wrstn > 0) ? 1'b0 : 1'b1;" in tb
+    assert "if (hold_clk_en == 0) begin" in tb  # an enable, not a clock
+    assert "reg [3:0] d;" in tb and "wire signed [7:0] y_ref, y_top;" in tb
+    legacy = equivalence_testbench([*ports, Port("y", "output")], [], seed=1, stim=LEGACY)
+    assert "nreset = (i < 3 || ($random(seed) & 63) == 0) ? 1'b0 : 1'b1;" in legacy and "hold_" not in legacy
+    assert tb == equivalence_testbench([*ports, Port("y", "output", "[7:0]", signed=True)], [], seed=1)
+    with pytest.raises(ValueError, match="phases 1 or 3"):
+        Stimulus(phases=2)
 
 
 def test_parse_ports_ansi_non_ansi_and_parameters():
     ports, params = parse_ports(REGBUF, "verified_regbuf", "f.v")
-    assert [(p["name"], p["dir"], p["range"]) for p in ports] == [
+    assert [(p.name, p.dir, p.range) for p in ports] == [
         ("clk", "input", ""),
         ("we", "input", ""),
         ("addr", "input", "[$clog2(DEPTH)-1:0]"),
@@ -361,10 +389,117 @@ def test_parse_ports_ansi_non_ansi_and_parameters():
     ]
     assert params == [("WIDTH", "8"), ("DEPTH", "4")]
     ports, params = parse_ports(ADD4, "verified_add4", "f.v")
-    assert [(p["name"], p["range"]) for p in ports] == [("a", "[3:0]"), ("b", "[3:0]"), ("s", "[4:0]")] and params == []
+    assert [(p.name, p.range) for p in ports] == [("a", "[3:0]"), ("b", "[3:0]"), ("s", "[4:0]")] and params == []
     src = "module m (input [N:0] a, output y);\n  parameter M = 8'hff;\n  assign y = a[0];\nendmodule\n"
     with pytest.raises(ValueError, match=r"f.v: a port range of 'm' uses 'N', which is not a parameter"):
         parse_ports(src, "m", "f.v")
+
+
+def _ports(source: str, module: str = "m") -> list[tuple[str, str, str, bool]]:
+    return [(p.name, p.dir, p.range, p.signed) for p in parse_ports(source, module, "f.v")[0]]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # no space between the kind, the range and the name (RTLLM's traffic_light)
+        ("module m(input clk, output wire[7:0]clock);", [("clk", "input", "", False), ("clock", "output", "[7:0]", False)]),
+        (
+            "module m(input [3:0]a,b, output y);",
+            [("a", "input", "[3:0]", False), ("b", "input", "[3:0]", False), ("y", "output", "", False)],
+        ),
+        (
+            "module m(input signed [7:0] x, output reg signed[7:0]y);",
+            [("x", "input", "[7:0]", True), ("y", "output", "[7:0]", True)],
+        ),
+        (
+            "module m #(parameter WIDTH=4)(input clk, output reg [WIDTH-1:0] q = 0);",
+            [("clk", "input", "", False), ("q", "output", "[WIDTH-1:0]", False)],
+        ),
+        (
+            "module m ( // the clock\n (* keep = 1 *) input wire clk /* rising */,"
+            " (* mark *) output logic [1:0][3:0] y, output integer n);",
+            [("clk", "input", "", False), ("y", "output", "[1:0][3:0]", False), ("n", "output", "[31:0]", True)],
+        ),
+        # non-ANSI: a range given on the reg declaration, a function's inputs are not ports
+        (
+            "module m(a, q);\n input a;\n output q;\n reg [2:0] q;\n function [2:0] f;\n  input [2:0] z;\n  f = z;\n"
+            " endfunction\n always @(*) q = f({3{a}});\nendmodule",
+            [("a", "input", "", False), ("q", "output", "[2:0]", False)],
+        ),
+    ],
+)
+def test_parse_ports_spacing_attributes_and_kinds(source, expected):
+    assert _ports(source) == expected
+
+
+def test_tokenizer_keeps_literals_and_drops_comments():
+    assert tokenize("a/*x*/+8 'hFF//c\n(* k *)- -1 >>> \\esc ") == ["a", "+", "8 'hFF", "-", "-", "1", ">", ">", ">", "\\esc"]
+    assert join_tokens(tokenize("W - - 1 : 0")) == "W- -1:0" and join_tokens(tokenize("$clog2 ( D ) - 1")) == "$clog2(D)-1"
+    assert tokenize("always @(*) y = a; (* full *)") == ["always", "@", "(", "*", ")", "y", "=", "a", ";"]
+
+
+def _ref_and_tb(source: str, stim: Stimulus = Stimulus()) -> tuple[str, str]:
+    """The reference (module m renamed RefModule) and its generated testbench."""
+    ports, params = parse_ports(source, "m", "f.v")
+    return source.replace("module m", "module RefModule"), equivalence_testbench(ports, params, seed=7, stim=stim)
+
+
+TRISTATE = (
+    "module m(input [1:0] op, input [3:0] a, output [3:0] y, output flag);\n"
+    "  assign y = op == 2'd3 ? 4'bx : a;\n  assign flag = op == 2'd0 ? a[0] : 1'bz;\nendmodule\n"
+)
+
+
+def test_z_in_the_reference_is_compared_exactly_and_x_matches_anything(tmp_path):
+    ref, tb = _ref_and_tb(TRISTATE)
+    assert "hold_" not in tb  # no clock: new values every step
+    top = TRISTATE.replace("module m", "module TopModule")
+    assert simulate(tmp_path, tb, ref, top) == (0, 3000)
+    # x in the reference: the candidate may drive anything there
+    assert simulate(tmp_path, tb, ref, top.replace("4'bx : a", "4'b0101 : a"))[0] == 0
+    # z in the reference: driving 0 instead of releasing the output is a mismatch, so is an x where the reference is 0/1
+    assert simulate(tmp_path, tb, ref, top.replace("1'bz", "1'b0"))[0] > 0
+    assert simulate(tmp_path, tb, ref, top.replace("? a[0] :", "? 1'bx :"))[0] > 0
+
+
+HELD = """module m(input clk, input rst, input [3:0] d, output reg seen);
+  reg [3:0] last; reg [2:0] run;
+  always @(posedge clk)
+    if (rst) begin run <= 0; seen <= 0; last <= 0; end
+    else begin
+      last <= d;
+      run <= d == last ? (run == 3'd7 ? run : run + 1'b1) : 3'd0;
+      seen <= run >= 3'd5;
+    end
+endmodule
+"""
+NEGEDGE = """module m(input clk, input rst_n, input [3:0] d, output reg [3:0] q, output reg div2);
+  always @(negedge clk or negedge rst_n)
+    if (!rst_n) begin q <= 0; div2 <= 0; end
+    else begin q <= d; div2 <= ~div2; end
+endmodule
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "old", "new"),
+    [
+        # an input that must stay the same for 6 cycles: per-cycle random values never do
+        (HELD, "run >= 3'd5", "run >= 3'd6"),
+        # falling-edge logic and a divided clock: a rising-edge copy looks the same when sampled once per cycle
+        (NEGEDGE, "negedge clk or", "posedge clk or"),
+    ],
+    ids=["held-inputs", "falling-edge"],
+)
+def test_held_inputs_and_sampling_phases_catch_what_the_legacy_testbench_misses(tmp_path, source, old, new):
+    mutant = source.replace(old, new).replace("module m", "module TopModule")
+    assert mutant != source.replace("module m", "module TopModule")
+    ref, legacy = _ref_and_tb(source, LEGACY)
+    assert simulate(tmp_path, legacy, ref, mutant) == (0, 200)
+    ref, tb = _ref_and_tb(source)
+    assert simulate(tmp_path, tb, ref, source.replace("module m", "module TopModule")) == (0, 3000)
+    assert simulate(tmp_path, tb, ref, mutant)[0] > 0
 
 
 @pytest.mark.parametrize(
@@ -395,7 +530,17 @@ def test_parse_ports_ansi_non_ansi_and_parameters():
         (
             "Arithmetic/Adder/add4",
             lambda d: (d / "verified_add4.v").write_text("module add4(input [3:0] a [0:1], output s);\nendmodule\n"),
-            r"verified_add4.v: cannot read the port declaration 'input \[3:0\] a \[0:1\]'",
+            r"verified_add4.v: cannot read the port declaration of 'a' \(unpacked arrays are not supported\)",
+        ),
+        (
+            "Arithmetic/Adder/add4",
+            lambda d: (d / "verified_add4.v").write_text("module add4(output s, bus_if.mp bus);\nendmodule\n"),
+            r"cannot read the port declaration of 'bus_if' \(interface ports",
+        ),
+        (
+            "Arithmetic/Adder/add4",
+            lambda d: (d / "verified_add4.v").write_text("module add4(input [`W-1:0] a, output s);\nendmodule\n"),
+            r"the port declaration 'input\[`W-1:0\]a' uses a macro in its range",
         ),
         (
             "Arithmetic/Adder/add4",
@@ -414,10 +559,21 @@ def test_parse_ports_ansi_non_ansi_and_parameters():
         ),
     ],
 )
-def test_rtllm_bad_designs_name_the_file(tmp_path, rel, change, match):
+def test_rtllm_unreadable_designs_are_skipped_with_a_logged_reason(tmp_path, caplog, rel, change, match):
     root = _rtllm_dir(tmp_path)
     change(root / rel)
-    with pytest.raises(ValueError, match=match):
+    with caplog.at_level(logging.WARNING, logger="envs.verilog"):
+        rows = make_rows("train", {"rtllm_dir": str(root)})
+    assert [r["task_id"] for r in rows] == ["cnt_w", "regbuf"]
+    [message] = [r.getMessage() for r in caplog.records if r.name == "envs.verilog"]
+    assert message.startswith(f"verilog: RTLLM design {root / rel} skipped: ") and re.search(match, message), message
+
+
+def test_rtllm_checkout_with_no_readable_design(tmp_path):
+    root = _rtllm_dir(tmp_path)
+    for verified in root.rglob("verified_*.v"):
+        verified.write_text("module nothing;\nendmodule\n")
+    with pytest.raises(ValueError, match=r"params.rtllm_dir: none of the 3 designs below .* could be read"):
         make_rows("train", {"rtllm_dir": str(root)})
 
 
