@@ -70,9 +70,12 @@ def learner_clips(spec: LearnerSpec) -> bool:
 
 
 def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
-    gas = spec.mini_batch_size // (spec.micro_batch_size * spec.num_workers)
+    micro = spec.micro_batch_size
+    if spec.micro_token_budget is not None:  # only the sample count per rank matters; the learner packs micro-batches
+        micro = max(1, spec.mini_batch_size // spec.num_workers)
+    gas = max(1, spec.mini_batch_size // (micro * spec.num_workers))
     cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": spec.micro_batch_size,
+        "train_micro_batch_size_per_gpu": micro,
         "gradient_accumulation_steps": gas,
         "gradient_clipping": 0.0 if learner_clips(spec) else spec.grad_clip,
         "zero_optimization": {"stage": spec.zero_stage},
