@@ -40,7 +40,7 @@ def rtl_reward(sample: Sample, **params) -> RewardResult:
     task = harness.Task.from_reference(sample.reference)
     config = tools.sandbox_config(p)
     code = extract_verilog(sample.response)
-    rejected = screen(code, p.max_code_chars)
+    rejected = screen(code, p.max_code_chars, task.reserved)
     if rejected:
         return RewardResult(p.fail, {"syntax_ok": 0.0, "func_pass": 0.0}, rejected)
     sim = harness.check(task, code, p, config)
