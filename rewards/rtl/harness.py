@@ -197,7 +197,7 @@ def _simulate(task: Task, candidate: str, params: RtlParams, config: sandbox.San
             alone = tools.run(wd, "iverilog", ["-g2012", "-o", "alone.vvp", "-s", TOP, "cand.sv"], params)
         if alone.reason != "ok":
             return _Run(SimOutcome(False, reason=f"syntax: {tools.failure(alone)}"))
-        loaded = tools.run_script(wd, _vvp("alone.vvp", ALONE_MODULES, "-s -n", feed=False), params)
+        loaded = tools.run_script(wd, vvp_script("alone.vvp", ALONE_MODULES, "-s -n", feed=False), params)
         if loaded.reason != "ok":
             return _Run(SimOutcome(False, reason=f"syntax: {tools.failure(loaded)}"))
         if params.verilator_lint:
@@ -208,11 +208,11 @@ def _simulate(task: Task, candidate: str, params: RtlParams, config: sandbox.San
         if built.reason != "ok":
             return _Run(SimOutcome(False, reason=f"does not fit the testbench: {tools.failure(built)}"))
         warnings = frozenset(_PORT_WARNING.findall(built.stderr.decode(errors="replace")))
-        ran = tools.run_script(wd, _vvp("sim.vvp", SIM_MODULES, "-N", feed=True), params)
-    return _Run(_verdict(ran, nonce), warnings)
+        ran = tools.run_script(wd, vvp_script("sim.vvp", SIM_MODULES, "-N", feed=True), params)
+    return _Run(read_verdict(ran, nonce), warnings)
 
 
-def _vvp(image: str, modules: tuple[str, ...], flags: str, feed: bool) -> str:
+def vvp_script(image: str, modules: tuple[str, ...], flags: str, feed: bool) -> str:
     """A shell script: `image` with its VPI module list replaced by `modules`, run by vvp with `flags`.
 
     `feed`: pipe the image into vvp and delete every file of the work dir before the pipe closes
@@ -225,7 +225,7 @@ def _vvp(image: str, modules: tuple[str, ...], flags: str, feed: bool) -> str:
     return f"{strip} && rm -f -- {image} && {{ cat run.vvp; rm -f -- ./* ./.[!.]*; }} | {vvp} /dev/stdin"
 
 
-def _verdict(ran: sandbox.SandboxResult, nonce: str) -> SimOutcome:
+def read_verdict(ran: sandbox.SandboxResult, nonce: str) -> SimOutcome:
     """The simulation's verdict: exactly one line with the nonce, no other verdict-shaped line, a clean exit."""
     stdout = ran.stdout.decode(errors="replace")
     verdicts = re.findall(rf"{nonce} Mismatches: (\d+) in (\d+) samples$", stdout, re.MULTILINE)

@@ -23,7 +23,11 @@ _RULES = (
     ("sysid", r"\$[A-Za-z0-9_$]+"),
     ("directive", r"`[A-Za-z_][A-Za-z0-9_$]*"),
     ("backtick", r"`"),
-    ("number", r"\d[\d_]*(?:\.[\d_]+)?(?:[eE][+-]?\d[\d_]*)?|'[sS]?[bBoOdDhH]\s*[0-9a-fA-FxXzZ?_]+|'[01xXzZ](?![\w$])"),
+    (
+        "number",
+        r"(?:\d[\d_]*\s*)?'[sS]?[bBoOdDhH]\s*[0-9a-fA-FxXzZ?_]+|\d[\d_]*(?:\.[\d_]+)?(?:[eE][+-]?\d[\d_]*)?"
+        r"|'[01xXzZ](?![\w$])",
+    ),
     ("ident", r"[A-Za-z_][A-Za-z0-9_$]*"),
     ("op", r"::|->>?|##|\.\*|[^\s]"),
 )

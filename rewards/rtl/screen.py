@@ -177,7 +177,7 @@ def _directives(design: _Design, all_tokens: list[Token]) -> str:
     toks = design.code
     for i, tok in enumerate(toks):
         if tok.kind == "backtick":
-            return f"{_where(tok)} token pasting or stringification ({design.source[tok.start:tok.start + 3]!r}) is not allowed"
+            return f"{_where(tok)} token pasting or stringification ({design.source[tok.start : tok.start + 3]!r}) is not allowed"
         if tok.kind != "directive":
             continue
         name = tok.text[1:]
