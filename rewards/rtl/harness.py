@@ -6,7 +6,7 @@ spec-to-rtl layout: `module tb` drives both designs, counts mismatching samples 
 (`iverilog -E`, a sandboxed run of its own; the reference's and testbench's once per task), so
 no macro crosses files. Steps for a candidate, each a sandboxed run in one work dir:
 
-1. `iverilog -E` on the candidate alone -> `cand.sv`;
+1. `iverilog -E` on the candidate alone, in a work dir of its own (nothing to include) -> `cand.sv`;
 2. `iverilog -g2012 -s TopModule cand.sv` alone (a reference up into the testbench does not
    elaborate), then `vvp -s -n` of that image with its VPI module list replaced by v2009 only:
    any system task or function the candidate calls that a VPI module provides ($display,
@@ -191,10 +191,11 @@ def _simulate(task: Task, candidate: str, params: RtlParams, config: sandbox.San
     pre = preprocessed(task, params, config)
     nonce = secrets.token_hex(12)
     test = _VERDICT_DISPLAY.sub(lambda m: f"{m.group(1)}{nonce} {m.group(2)}", pre["tb"])
-    with sandbox.Workdir({"tb.sv": test, "ref.sv": pre["ref"], "cand.raw.sv": candidate}, config) as wd:
-        alone = tools.run(wd, "iverilog", ["-g2012", "-E", "-o", "cand.sv", "cand.raw.sv"], params)
-        if alone.reason == "ok":
-            alone = tools.run(wd, "iverilog", ["-g2012", "-o", "alone.vvp", "-s", TOP, "cand.sv"], params)
+    cand, why = preprocess(candidate, params, config)
+    if why:
+        return _Run(SimOutcome(False, reason=f"syntax: {why}"))
+    with sandbox.Workdir({"tb.sv": test, "ref.sv": pre["ref"], "cand.sv": cand}, config) as wd:
+        alone = tools.run(wd, "iverilog", ["-g2012", "-o", "alone.vvp", "-s", TOP, "cand.sv"], params)
         if alone.reason != "ok":
             return _Run(SimOutcome(False, reason=f"syntax: {tools.failure(alone)}"))
         loaded = tools.run_script(wd, vvp_script("alone.vvp", ALONE_MODULES, "-s -n", feed=False), params)

