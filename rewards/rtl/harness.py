@@ -12,7 +12,9 @@ no macro crosses files. Steps for a candidate, each a sandboxed run in one work 
    any system task or function the candidate calls that a VPI module provides ($display,
    $finish, $stop, $fopen, $ivlh_*, $random, $time, ...) is "not defined by any module" and
    fails here; optionally `verilator --lint-only` too;
-3. `iverilog ... -s tb tb.sv ref.sv cand.sv` (the preprocessed files): it fits the testbench;
+3. `iverilog ... -s tb tb.sv ref.sv cand.sv` (the preprocessed files, candidate last; not `-u`,
+   which would also reset the testbench's `timescale` for the reference and the candidate): it
+   fits the testbench;
 4. the simulation: the image's VPI list is replaced by system, v2005_math, va_math and v2009
    (no VHDL textio / sys modules), the image is piped into `vvp -N /dev/stdin` and every file
    in the work dir is deleted before the pipe closes, i.e. before the simulation starts.
@@ -31,7 +33,8 @@ mismatches that the testbench did not print for the candidate. Closed because:
   run must exit 0, and its sample count must equal the reference's own run (a run ended
   early counts fewer samples and never yields a verdict);
 - macros of the testbench cannot reach the candidate, nor the candidate's the testbench or
-  the reference (per-file preprocessing; the candidate is compiled last);
+  the reference (per-file preprocessing; the candidate is compiled last and the screen allows
+  nothing but modules and directives at its file level, so it declares nothing in `$unit`);
 - UTF-8 byte-order marks and CR line ends are normalised away in every source (normalise).
 """
 
@@ -167,7 +170,7 @@ def preprocessed(task: Task, params: RtlParams, config: sandbox.SandboxConfig) -
     def compute() -> dict:
         out = {}
         for name, source in (("tb", task.test), ("ref", task.ref)):
-            text, why = preprocess(source, params, config)
+            text, why = preprocess(source, f"{name}.sv", params, config)
             if why:
                 raise ValueError(f"rtl: task {task.task_id}: reference field {'test' if name == 'tb' else 'ref'}: {why}")
             out[name] = text
@@ -176,11 +179,11 @@ def preprocessed(task: Task, params: RtlParams, config: sandbox.SandboxConfig) -
     return CACHE.get_or_compute("refpre", key(task.ref, task.test), compute, params.cache_dir)
 
 
-def preprocess(source: str, params: RtlParams, config: sandbox.SandboxConfig) -> tuple[str, str]:
-    """(`source` preprocessed alone by `iverilog -E`, '') or ('', why it failed)."""
-    with sandbox.Workdir({"src.sv": source}, config) as wd:
-        done = tools.run(wd, "iverilog", ["-g2012", "-E", "-o", "out.sv", "src.sv"], params)
-        text = wd.read("out.sv", 8 * len(source) + (1 << 16)) if done.reason == "ok" else None
+def preprocess(source: str, name: str, params: RtlParams, config: sandbox.SandboxConfig) -> tuple[str, str]:
+    """(`source` preprocessed alone by `iverilog -E` in a work dir of its own as file `name`, '') or ('', why it failed)."""
+    with sandbox.Workdir({name: source}, config) as wd:
+        done = tools.run(wd, "iverilog", ["-g2012", "-E", "-o", "preprocessed.sv", name], params)
+        text = wd.read("preprocessed.sv", 8 * len(source) + (1 << 16)) if done.reason == "ok" else None
     if text is None:
         return "", f"preprocessing: {tools.failure(done)}"
     return text.decode(errors="replace"), ""
@@ -191,7 +194,7 @@ def _simulate(task: Task, candidate: str, params: RtlParams, config: sandbox.San
     pre = preprocessed(task, params, config)
     nonce = secrets.token_hex(12)
     test = _VERDICT_DISPLAY.sub(lambda m: f"{m.group(1)}{nonce} {m.group(2)}", pre["tb"])
-    cand, why = preprocess(candidate, params, config)
+    cand, why = preprocess(candidate, "cand.sv", params, config)
     if why:
         return _Run(SimOutcome(False, reason=f"syntax: {why}"))
     with sandbox.Workdir({"tb.sv": test, "ref.sv": pre["ref"], "cand.sv": cand}, config) as wd:

@@ -21,8 +21,11 @@ classes again by construction, see rewards.rtl.harness):
   their helper modules, tasks, functions and macros), in any spelling (escaped identifiers
   are compared by name): such names are `reserved_names` of the task; the ports the candidate
   must share with the reference are never reserved;
-- reach another scope: `a.b` (a `.` after a name, `)` or `]`) is rejected outright (named port
-  connections `.p(` and `.*` follow `(` or `,`), so are `::`, `bind`, `defparam`;
+- declare something in the compilation unit the testbench shares (`$unit`): outside
+  `module ... endmodule` only directives are allowed;
+- reach another scope: `a.b` (a `.` after a name, a macro, `)` or `]`) is rejected outright
+  (named port connections `.p(` and `.*` follow `(` or `,`; SystemVerilog struct members are
+  therefore not supported), so are `::`, `bind`, `defparam`;
 - play with simulation time or run non-synthesisable processes: `#` is allowed only as
   `#(` right after the name of a module the candidate declares (parameters); `##`, `->`,
   `fork`, `wait`, `forever`, `force`, `final`, `program`, `class`, `specify`, ... are
@@ -230,13 +233,37 @@ def _operators(design: _Design, all_tokens: list[Token]) -> str:
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         if tok.kind != "op":
             continue
-        if tok.text == "." and prev and (prev.kind in ("ident", "escaped") or prev.text in (")", "]")):
+        if tok.text == "." and prev and (prev.kind in ("ident", "escaped", "directive") or prev.text in (")", "]")):
             target = nxt.name if nxt else ""
             return f"{_where(tok)} hierarchical reference {prev.name}.{target} is not allowed"
         if tok.text == "#" and not (prev and prev.name in design.modules and nxt and nxt.text == "("):
             return f"{_where(tok)} delay '#' is not allowed ('#(' only passes parameters to a module of the design)"
         if tok.text in ("::", "->", "->>", "##", "$", "\\"):
             return f"{_where(tok)} '{tok.text}' is not allowed in synthesisable RTL"
+    return ""
+
+
+def _file_level(design: _Design, all_tokens: list[Token]) -> str:
+    """Outside `module ... endmodule` only directives (and their arguments): nothing is declared in `$unit`."""
+    toks = design.code
+    part_of_directive: set[int] = set()
+    for i, tok in enumerate(toks):
+        if tok.kind == "directive" and tok.text[1:] in DIRECTIVES:
+            part_of_directive.add(i)
+            if tok.text[1:] in _MACRO_NAMED[1:]:
+                part_of_directive.add(i + 1)
+            elif tok.text[1:] in ("define", "timescale", "default_nettype"):
+                part_of_directive |= {j for j in range(i + 1, len(toks)) if toks[j].line == tok.line}
+    inside = False
+    for i, tok in enumerate(toks):
+        if i in part_of_directive:
+            continue
+        if tok.text in _MODULE_KEYWORDS:
+            inside = True
+        elif tok.text == "endmodule":
+            inside = False
+        elif not inside:
+            return f"{_where(tok)} '{tok.text}' outside a module (only modules and directives at file level)"
     return ""
 
 
@@ -250,6 +277,7 @@ CHECKS: tuple[Callable[[_Design, list[Token]], str], ...] = (
     _unterminated,
     _module_names,
     _directives,
+    _file_level,
     _system_names,
     _operators,
     _names,

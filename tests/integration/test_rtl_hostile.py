@@ -15,7 +15,7 @@ import pytest
 
 from rewards.rtl import harness, rtl_reward, tools
 from rewards.rtl.params import parse_params
-from rewards.rtl.screen import screen
+from rewards.rtl.screen import SYSTEM_FUNCTIONS, screen
 from rlpost import sandbox
 from rlpost.rewards import Sample
 from tests.conftest import ROOT, processes_with
@@ -106,6 +106,21 @@ def test_the_harness_holds_what_the_screen_rejects(world):
         world.assert_untouched()
 
 
+ALLOWED = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  localparam W = $clog2(512);
+  wire [W-1:0] s = $unsigned($signed({1'b0, a}) + $signed({1'b0, b}));
+  wire ok = $countones(a) <= 8 && ($onehot(a) || !$onehot(a)) && ($onehot0(b) || 1'b1) && $bits(a) == $size(b);
+  assign sum = ok ? s : 9'd0;
+endmodule
+"""
+
+
+def test_every_whitelisted_system_function_passes_the_screen_and_loads_alone(world):
+    assert all(name in ALLOWED for name in SYSTEM_FUNCTIONS)
+    result = rtl_reward(Sample("p", fenced(ALLOWED), reference(TASK)), **world.params(), ppa=False)
+    assert result.score == 1.0 and result.info == "", result
+
+
 READER = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
   assign sum = a + b;
   integer fd, n, i;
@@ -122,7 +137,7 @@ READER = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
   initial begin
     #1;
     dump("/proc/self/status");
-    dump("sim.vvp"); dump("run.vvp"); dump("tb.sv"); dump("ref.sv"); dump("cand.sv"); dump("src.sv"); dump("out.sv");
+    dump("sim.vvp"); dump("run.vvp"); dump("tb.sv"); dump("ref.sv"); dump("cand.sv"); dump("preprocessed.sv");
     dump("/dev/stdin"); dump("/proc/self/fd/0"); dump("/proc/self/cmdline"); dump("/proc/self/environ");
     for (i = 3; i < 12; i = i + 1) begin
       $sformat(line, "/proc/self/fd/%0d", i); dump(line);
