@@ -8,7 +8,7 @@ no macro crosses files. Steps for a candidate, each a sandboxed run in one work 
 
 1. `iverilog -E` on the candidate alone, in a work dir of its own (nothing to include) -> `cand.sv`;
 2. `iverilog -g2012 -s TopModule cand.sv` alone (a reference up into the testbench does not
-   elaborate), then `vvp -s -n` of that image with its VPI module list replaced by v2009 only:
+   elaborate), then, in the same sandboxed run, `vvp -s -n` of that image with its VPI module list replaced by v2009 only:
    any system task or function the candidate calls that a VPI module provides ($display,
    $finish, $stop, $fopen, $ivlh_*, $random, $time, ...) is "not defined by any module" and
    fails here; optionally `verilator --lint-only` too;
@@ -198,12 +198,10 @@ def _simulate(task: Task, candidate: str, params: RtlParams, config: sandbox.San
     if why:
         return _Run(SimOutcome(False, reason=f"syntax: {why}"))
     with sandbox.Workdir({"tb.sv": test, "ref.sv": pre["ref"], "cand.sv": cand}, config) as wd:
-        alone = tools.run(wd, "iverilog", ["-g2012", "-o", "alone.vvp", "-s", TOP, "cand.sv"], params)
+        compile_alone = f"{tools.tool('iverilog')} -g2012 -o alone.vvp -s {TOP} cand.sv"
+        alone = tools.run_script(wd, f"{compile_alone} && {vvp_script('alone.vvp', ALONE_MODULES, '-s -n', feed=False)}", params)
         if alone.reason != "ok":
             return _Run(SimOutcome(False, reason=f"syntax: {tools.failure(alone)}"))
-        loaded = tools.run_script(wd, vvp_script("alone.vvp", ALONE_MODULES, "-s -n", feed=False), params)
-        if loaded.reason != "ok":
-            return _Run(SimOutcome(False, reason=f"syntax: {tools.failure(loaded)}"))
         if params.verilator_lint:
             lint = tools.run(wd, "verilator", ["--lint-only", "-Wno-fatal", "--timing", "--top-module", TOP, "cand.sv"], params)
             if lint.reason != "ok":
