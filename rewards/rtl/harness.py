@@ -183,9 +183,12 @@ def preprocess(source: str, name: str, params: RtlParams, config: sandbox.Sandbo
     """(`source` preprocessed alone by `iverilog -E` in a work dir of its own as file `name`, '') or ('', why it failed)."""
     with sandbox.Workdir({name: source}, config) as wd:
         done = tools.run(wd, "iverilog", ["-g2012", "-E", "-o", "preprocessed.sv", name], params)
-        text = wd.read("preprocessed.sv", 8 * len(source) + (1 << 16)) if done.reason == "ok" else None
+        most = 8 * len(source) + (1 << 16)
+        text = wd.read("preprocessed.sv", most + 1) if done.reason == "ok" else None
     if text is None:
         return "", f"preprocessing: {tools.failure(done)}"
+    if len(text) > most:
+        return "", f"preprocessing: the macros expand to more than {most} bytes"
     return text.decode(errors="replace"), ""
 
 
