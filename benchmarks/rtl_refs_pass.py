@@ -4,9 +4,9 @@
 
 The suite directory holds `ProbNNN_name_{ref,test}.sv` pairs (VerilogEval v2 spec-to-rtl, or
 `envs/data/verilog`). Each reference is renamed to TopModule (rewards.rtl.harness.Task.ref_as_top),
-screened with the task's reserved names, then scored by the `rtl` reward with PPA off. Prints
-every task that does not pass and writes benchmarks/results/rtl_refs_pass.json (counts,
-seconds per task, the failures).
+screened with the task's reserved names, then scored by the `rtl` reward with PPA off (a task
+whose reference fails its own testbench is reported as a bad task). Prints every task that does
+not pass and writes benchmarks/results/rtl_refs_pass.json (counts, seconds per task, failures).
 """
 
 from __future__ import annotations
@@ -43,7 +43,11 @@ def main() -> None:
             failures[task_id] = f"screen: {rejected}"
             continue
         start = time.perf_counter()
-        result = rtl_reward(Sample("p", f"```verilog\n{task.ref_as_top()}\n```", row), ppa=False)
+        try:
+            result = rtl_reward(Sample("p", f"```verilog\n{task.ref_as_top()}\n```", row), ppa=False)
+        except ValueError as e:  # the task itself is broken (its reference fails its own testbench)
+            failures[task_id] = f"bad task: {e}"
+            continue
         reward_s += time.perf_counter() - start
         if result.score != 1.0:
             failures[task_id] = f"reward {result.score}: {result.info}"
