@@ -6,8 +6,8 @@ optionally `task_id` (for messages). The response's Verilog (rewards.rtl.extract
 `TopModule` with the reference's ports. Stages, each gating the next (values are params, see
 rewards.rtl.params; defaults of the public ChipSeek re-implementation):
 
-0. static screen (rewards.rtl.screen): no system calls, file I/O, DPI, `$finish`, verdict
-   printing, includes -> `fail` (0) with the reason;
+0. static screen (rewards.rtl.screen): a whitelist over the design's tokens (synthesisable RTL
+   only, no names of the task's testbench or reference) -> `fail` (0) with the reason;
 1. syntax: elaborates on its own and fits the testbench (rewards.rtl.harness) -> else `fail`;
 2. function: simulated against the reference; an abnormal end (timeout, a limit, no verdict,
    a wrong sample count) -> `fail`; mismatches -> `compiles` (0.2); none -> `functional` (1.0);
@@ -40,7 +40,7 @@ def rtl_reward(sample: Sample, **params) -> RewardResult:
     task = harness.Task.from_reference(sample.reference)
     config = tools.sandbox_config(p)
     code = extract_verilog(sample.response)
-    rejected = screen(code, p.max_code_chars)
+    rejected = screen(code, p.max_code_chars, task.reserved)
     if rejected:
         return RewardResult(p.fail, {"syntax_ok": 0.0, "func_pass": 0.0}, rejected)
     sim = harness.check(task, code, p, config)

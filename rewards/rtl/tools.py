@@ -10,6 +10,7 @@ or liberty is an error naming it and the make target, never a skipped stage.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from functools import cache
@@ -91,6 +92,16 @@ def limits(params: RtlParams, seconds: float) -> sandbox.SandboxLimits:
     return sandbox.SandboxLimits(wall_s=seconds, cpu_s=max(1, round(seconds)), **params.limits.model_dump())
 
 
+@cache
+def vpi_dir() -> str:
+    """The directory of Icarus' VPI modules (system.vpi, v2009.vpi, ...), next to the installed iverilog."""
+    prefix = Path(tool("iverilog")).parents[1]
+    found = sorted(prefix.glob("lib*/**/ivl/system.vpi"))
+    if not found:
+        raise ToolMissing(f"rtl: Icarus' VPI modules (ivl/system.vpi) not found under {prefix}/lib*; reinstall iverilog")
+    return str(found[0].parent)
+
+
 def run(
     workdir: sandbox.Workdir, name: str, args: list[str], params: RtlParams, seconds: float | None = None
 ) -> sandbox.SandboxResult:
@@ -98,11 +109,26 @@ def run(
     return workdir.run([tool(name), *args], limits=limits(params, seconds or params.timeout_s))
 
 
+def run_script(workdir: sandbox.Workdir, script: str, params: RtlParams) -> sandbox.SandboxResult:
+    """Run the /bin/sh `script` (built by the harness, never from a candidate) in `workdir` for at most timeout_s."""
+    return workdir.run(["/bin/sh", "-c", script], limits=limits(params, params.timeout_s))
+
+
+_DIAGNOSTIC = re.compile(r"\b(?:error|sorry|fatal)\b", re.IGNORECASE)
+_SUMMARY = re.compile(
+    r"^\d+ error\(s\)|error\(s\) during elaboration|program not runnable|^i give up|elaboration failed|^%Error: Exiting",
+    re.IGNORECASE,
+)
+
+
 def failure(result: sandbox.SandboxResult, limit: int = 160) -> str:
-    """Why a tool run failed, in one line: the limit it hit, else its first error line, else its exit code."""
+    """Why a tool run failed, in one line: the limit it hit, else its first diagnostic (error or sorry), else its exit code.
+
+    Summaries ("3 error(s) during elaboration", "Program not runnable, 1 errors") are never the reason.
+    """
     if result.reason != "ok" and not result.reason.startswith("exit code"):
         return result.reason
     text = (result.stderr + b"\n" + result.stdout).decode(errors="replace")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else result.reason)
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not _SUMMARY.search(line.strip())]
+    first = next((line for line in lines if _DIAGNOSTIC.search(line)), lines[0] if lines else result.reason)
     return first[:limit]

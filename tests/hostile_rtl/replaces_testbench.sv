@@ -1,4 +1,4 @@
-// expect: declares module tb, which the testbench owns
+// expect: declares module tb, which the testbench or the reference owns
 module tb;
   initial $display("all good");
 endmodule

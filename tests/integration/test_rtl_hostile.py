@@ -15,12 +15,15 @@ import pytest
 
 from rewards.rtl import harness, rtl_reward, tools
 from rewards.rtl.params import parse_params
+from rewards.rtl.screen import SYSTEM_FUNCTIONS, screen
+from rlpost import sandbox
 from rlpost.rewards import Sample
 from tests.conftest import ROOT, processes_with
 from tests.rtl_tasks import ADD8, fenced, reference
 
 CORPUS = sorted((ROOT / "tests" / "hostile_rtl").glob("*.sv"))
-SCREENED = ("system_call", "file_write", "token_pasting", "dpi_import", "read_memory_file", "include_testbench")
+# the corpus' task: add8 with the macros every VerilogEval testbench defines before the designs
+TASK = {**ADD8, "test": "`define OK 12\n`define INCORRECT 13\n" + ADD8["test"]}
 
 
 class World:
@@ -63,10 +66,13 @@ def world(tmp_path):
 
 def test_corpus_covers_the_known_attacks():
     names = {p.stem for p in CORPUS}
-    assert len(CORPUS) >= 18
+    assert len(CORPUS) >= 36
     for required in ("system_call", "file_write", "dpi_import", "forged_verdict", "upward_reference", "while_forever",
                      "always_without_delay", "runaway_generate", "memory_bomb", "synthesis_bomb", "huge_output",
-                     "wrong_module_name", "wrong_port_name", "wrong_port_width", "combinational_loop"):  # fmt: skip
+                     "wrong_module_name", "wrong_port_name", "wrong_port_width", "combinational_loop",
+                     "ivlh_nonce_read", "testbench_macro_ifdef", "escaped_reference_name", "sibling_reference",
+                     "root_scope", "resetall", "line_directive", "random_and_time", "redefine_testbench_macro",
+                     "verdict_print_variants", "ends_simulation_variants", "delay_games", "macro_glued_name"):  # fmt: skip
         assert required in names
     for path in CORPUS:
         re.compile(_expectation(path))
@@ -75,29 +81,111 @@ def test_corpus_covers_the_known_attacks():
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
 def test_hostile_design_is_contained_and_scores_zero(world, path):
     start = time.monotonic()
-    result = rtl_reward(Sample("p", fenced(world.design(path)), reference(ADD8)), **world.params())
+    result = rtl_reward(Sample("p", fenced(world.design(path)), reference(TASK)), **world.params())
     assert time.monotonic() - start < 30
     assert result.score == 0.0, result  # func_pass may be 1 where only synthesis caught it (a loop, a bomb)
     assert re.search(_expectation(path), result.info), result.info
     assert not {"area_ratio", "ppa_bonus"} & set(result.components)
     time.sleep(0.05)
     world.assert_untouched()
-    good = rtl_reward(Sample("p", fenced(ADD8["solution"]), reference(ADD8)), **world.params())
+    good = rtl_reward(Sample("p", fenced(ADD8["solution"]), reference(TASK)), **world.params())
     assert good.score == pytest.approx(1.01) and good.info == ""
     world.assert_untouched()
 
 
-@pytest.mark.parametrize("name", SCREENED)
-def test_the_sandbox_holds_what_the_screen_rejects(world, name):
-    """The same designs straight through iverilog and vvp, with the static screen bypassed."""
+def test_the_harness_holds_what_the_screen_rejects(world):
+    """Every design the static screen rejects, straight through the harness: never functional, nothing outside touched."""
     params = parse_params(world.params())
-    task = harness.Task.from_reference(reference(ADD8))
-    outcome = harness.check(
-        task, world.design(ROOT / "tests" / "hostile_rtl" / f"{name}.sv"), params, tools.sandbox_config(params)
-    )
-    assert outcome.verdict is None or outcome.verdict.samples == 300  # whatever it did, only inside its run directory
-    time.sleep(0.05)
-    world.assert_untouched()
+    task = harness.Task.from_reference(reference(TASK))
+    screened = [p for p in CORPUS if screen(world.design(p), 50_000, task.reserved)]
+    assert len(screened) >= 25
+    for path in screened:
+        outcome = harness.check(task, world.design(path), params, tools.sandbox_config(params))
+        assert outcome.verdict is None or outcome.verdict.mismatches > 0, (path.name, outcome)
+        time.sleep(0.05)
+        world.assert_untouched()
+
+
+ALLOWED = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  localparam W = $clog2(512);
+  wire [W-1:0] s = $unsigned($signed({1'b0, a}) + $signed({1'b0, b}));
+  wire ok = $countones(a) <= 8 && ($onehot(a) || !$onehot(a)) && ($onehot0(b) || 1'b1) && $bits(a) == $size(b);
+  assign sum = ok ? s : 9'd0;
+endmodule
+"""
+
+
+def test_every_whitelisted_system_function_passes_the_screen_and_loads_alone(world):
+    assert all(name in ALLOWED for name in SYSTEM_FUNCTIONS)
+    result = rtl_reward(Sample("p", fenced(ALLOWED), reference(TASK)), **world.params(), ppa=False)
+    assert result.score == 1.0 and result.info == "", result
+
+
+READER = """module TopModule (input [7:0] a, input [7:0] b, output [8:0] sum);
+  assign sum = a + b;
+  integer fd, n, i;
+  reg [8*4096:1] line;
+  task dump(input [8*64:1] path);
+    begin
+      fd = $fopen(path, "r");
+      if (fd) begin
+        for (n = 0; n < 100000 && !$feof(fd); n = n + 1) if ($fgets(line, fd)) $display("READ %0s: %0s", path, line);
+        $fclose(fd);
+      end
+    end
+  endtask
+  initial begin
+    #1;
+    dump("/proc/self/status");
+    dump("sim.vvp"); dump("run.vvp"); dump("tb.sv"); dump("ref.sv"); dump("cand.sv"); dump("preprocessed.sv");
+    dump("/dev/stdin"); dump("/proc/self/fd/0"); dump("/proc/self/cmdline"); dump("/proc/self/environ");
+    for (i = 3; i < 12; i = i + 1) begin
+      $sformat(line, "/proc/self/fd/%0d", i); dump(line);
+    end
+    for (i = 1; i < 12; i = i + 1) begin
+      $sformat(line, "/proc/%0d/cmdline", i); dump(line);
+    end
+  end
+endmodule
+"""
+
+
+def _simulate_unchecked(candidate: str, nonce: str):
+    """The harness' build and simulation steps for `candidate` with no screen and no alone-load check."""
+    params = parse_params({})
+    config = tools.sandbox_config(params)
+    task = harness.Task.from_reference(reference(TASK))
+    pre = harness.preprocessed(task, params, config)
+    test = pre["tb"].replace('$display("Mismatches:', f'$display("{nonce} Mismatches:')
+    with sandbox.Workdir({"tb.sv": test, "ref.sv": pre["ref"], "cand.sv": candidate}, config) as wd:
+        built = tools.run(wd, "iverilog", [*harness.COMPILE, "-s", "tb", "-o", "sim.vvp", "tb.sv", "ref.sv", "cand.sv"], params)
+        assert built.reason == "ok", built.stderr
+        return tools.run_script(wd, harness.vvp_script("sim.vvp", harness.SIM_MODULES, "-N", feed=True), params)
+
+
+def test_no_file_the_simulation_can_open_holds_the_nonce():
+    nonce = "c0ffee" + "5ec7e7" * 3
+    ran = _simulate_unchecked(READER, nonce)
+    out = ran.stdout.decode(errors="replace")
+    assert "READ /proc/self/status: Name:" in out  # the reader works inside the simulation
+    assert out.count(nonce) == 1 and harness.read_verdict(ran, nonce).verdict.mismatches == 0
+    assert "READ sim.vvp" not in out and "READ tb.sv" not in out and "READ /dev/stdin" not in out
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('initial begin : r integer fd; $ivlh_file_open(fd, "x.txt", 1); end', r"no verdict \(.*ivlh_file_open"),
+        ("initial #20 $stop;", r"no verdict \(exit code 1\)"),
+        ("initial #20 $finish;", r"no verdict \(0 verdict lines\)"),
+        ('initial #1 $display("Mismatches: 0 in 300 samples");', "printed a verdict line of its own"),
+    ],
+)
+def test_what_the_checks_before_the_simulation_miss_the_simulation_holds(body, reason):
+    """Screen and alone-load check bypassed: no textio, and an early end or a printed verdict never yields a verdict."""
+    design = ADD8["solution"].replace("endmodule", f"  {body}\nendmodule")
+    outcome = harness.read_verdict(_simulate_unchecked(design, "ab12"), "ab12")
+    assert outcome.verdict is None and re.search(reason, outcome.reason), outcome.reason
 
 
 @pytest.mark.slow
@@ -112,8 +200,8 @@ def test_reward_pool_survives_the_corpus_and_keeps_serving(world):
     bindings = {"verilog": [{"name": "rtl", "weight": 1.0, "params": world.params()}]}
     pool = RewardPool(bindings, num_workers=2, timeout_s=120, fallback=-5.0, actor_options=actor_options())
     try:
-        good = Sample("p", fenced(ADD8["solution"]), reference(ADD8), "verilog")
-        hostile = [Sample("p", fenced(world.design(p)), reference(ADD8), "verilog") for p in CORPUS]
+        good = Sample("p", fenced(ADD8["solution"]), reference(TASK), "verilog")
+        hostile = [Sample("p", fenced(world.design(p)), reference(TASK), "verilog") for p in CORPUS]
         out = pool.score(hostile + [good] * 4, ["verilog"] * (len(hostile) + 4), chunk_size=4)
         for path, scored in zip(CORPUS, out):
             assert scored.error is None and scored.score == 0.0, (path.name, scored)

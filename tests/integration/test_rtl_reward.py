@@ -63,6 +63,15 @@ def test_every_bundled_solution_is_functional_and_every_mutant_fails_with_mismat
         assert not PPA_KEYS & set(bad.components) and "mismatches in" in bad.info
 
 
+def test_a_byte_order_mark_and_crlf_line_ends_do_not_fail_a_correct_design():
+    def dos(text: str) -> str:
+        return "\ufeff" + text.replace("\n", "\r\n")
+
+    row = {"task_id": "add8", "ref": dos(ADD8["ref"]), "test": dos(ADD8["test"])}
+    result = rtl_reward(Sample("p", dos(fenced(ADD8["solution"])), row), ppa=False)
+    assert result.score == 1.0 and result.info == "", result
+
+
 def test_a_wrong_design_simulates_with_mismatches_and_stops_before_ppa():
     result = _score(ADD8, ADD8["solution"].replace("a + b", "a - b"))
     assert result.score == 0.2 and result.info == "function: 300 mismatches in 300 samples"
@@ -75,6 +84,11 @@ def test_a_wrong_design_simulates_with_mismatches_and_stops_before_ppa():
         (ADD8["solution"].replace("assign sum = a + b;", "assign sum = a +;"), "syntax: cand.sv:6: syntax error"),
         (ADD8["solution"].replace("endmodule", ""), "syntax: "),
         (ADD8["solution"].replace("a + b", "a + c"), "syntax: cand.sv:6: error: Unable to bind wire/reg/memory `c'"),
+        (
+            ADD8["solution"].replace("a + b", "(a inside {1, 2}) ? a : b"),
+            'syntax: cand.sv:6: sorry: "inside" expressions not supported yet.',
+        ),
+        (ADD8["solution"].replace("a + b", "a + c + d"), "syntax: cand.sv:6: error: Unable to bind wire/reg/memory `c'"),
     ],
 )
 def test_a_syntax_error_stops_at_stage_one(source, info):
@@ -166,7 +180,7 @@ def test_reference_results_are_computed_once_and_shared_through_the_cache_dir(tm
     for _ in range(3):
         assert _score(COUNT2X, LEAN_COUNTER, cache_dir=str(tmp_path)).components["func_pass"] == 1.0
     assert calls == ["RefModule", "TopModule", "TopModule", "TopModule"]
-    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["refppa", "refsim"]
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["refppa", "refpre", "refsim"]
     CACHE.clear()  # another process: reads the files instead of synthesising the reference again
     calls.clear()
     assert _score(COUNT2X, LEAN_COUNTER, cache_dir=str(tmp_path)).components["area_ratio"] > 1

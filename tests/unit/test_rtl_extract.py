@@ -1,11 +1,10 @@
-"""The rtl reward's pure parts: finding the Verilog in a response and the static screen."""
+"""Finding the Verilog in a response (rewards.rtl.extract)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rewards.rtl.extract import extract_verilog, module_names
-from rewards.rtl.screen import screen
+from rewards.rtl.extract import extract_verilog, module_names, normalise
 
 TOP = "module TopModule(input a, output y);\n  assign y = a;\nendmodule\n"
 HELPER = "module inv(input a, output y);\n  assign y = ~a;\nendmodule\n"
@@ -36,49 +35,6 @@ def test_module_names_in_order():
     assert module_names(f"{HELPER}\n{TOP}\nmodule \\odd$name (); endmodule") == ["inv", "TopModule", "\\odd$name"]
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ('initial $system("rm -rf /");', "calls $system"),
-        ('integer f; initial f = $fopen("x", "w");', "uses file I/O ('$fopen')"),
-        ('initial $fwrite(1, "x");', "uses file I/O ('$fwrite')"),
-        ('initial $fdisplay(1, "x");', "uses file I/O"),
-        ('reg [7:0] m [0:3]; initial $readmemh("/etc/passwd", m);', "uses file I/O ('$readmemh')"),
-        ('initial $writememb("out", m);', "uses file I/O"),
-        ('initial $dumpfile("w.vcd");', "uses file I/O"),
-        ('integer v; initial if ($value$plusargs("x=%d", v)) ;', "reads plusargs"),
-        ('import "DPI-C" function int getpid();', "imports or exports DPI functions"),
-        ("initial #5 $finish;", "ends the simulation itself"),
-        ("initial $stop;", "ends the simulation itself"),
-        ('initial $display("Mismatches: 0 in 10 samples");', "prints the testbench's verdict line"),
-        ('initial $display("mismatches : 0");', "prints the testbench's verdict line"),
-        ('`include "tb.sv"', "includes a file"),
-        ("`define F(x) $``x", "pastes tokens in a macro"),
-    ],
-)
-def test_screen_rejects_what_a_design_never_needs(body, reason):
-    source = TOP.replace("endmodule", f"  {body}\nendmodule")
-    assert screen(source, 10_000).startswith(reason)
-
-
-@pytest.mark.parametrize(
-    "body",
-    ['initial $display("hello %d", a);', "real r; initial r = $floor(2.5);", "wire f = $signed(a);", "// a comment"],
-)
-def test_screen_allows_ordinary_designs(body):
-    assert screen(TOP.replace("endmodule", f"  {body}\nendmodule"), 10_000) == ""
-
-
-@pytest.mark.parametrize(
-    ("source", "reason"),
-    [
-        ("", "no Verilog in the response"),
-        ("  \n", "no Verilog in the response"),
-        (TOP + "// " + "x" * 200, "design longer than 100 characters"),
-        (HELPER, "no module named TopModule (declares inv)"),
-        ("module tb; endmodule\n" + TOP, "declares module tb, which the testbench owns"),
-        ("module RefModule(); endmodule\n" + TOP, "declares module RefModule"),
-    ],
-)
-def test_screen_needs_one_top_module_of_its_own(source, reason):
-    assert screen(source, 100 if "x" * 200 in source else 10_000).startswith(reason)
+def test_byte_order_marks_and_cr_line_ends_are_normalised_away():
+    assert normalise("\ufeffmodule a;\r\nendmodule\r") == "module a;\nendmodule\n"
+    assert extract_verilog(f"\ufeff```verilog\r\n{TOP.replace(chr(10), chr(13) + chr(10))}```") == TOP
