@@ -73,7 +73,8 @@ _SUCCESS = re.compile(r"^SAT (?:proof|temporal induction proof) finished - no mo
 _FAIL = re.compile(r"^SAT (?:proof|temporal induction proof) finished - model found: FAIL!$", re.M)
 _INDUCTION_OK = re.compile(r"^Induction step proven: SUCCESS!$", re.M)
 _INDUCTION_FAILED = re.compile(r"^Reached maximum number of time steps -> proof failed\.$", re.M)
-_TIMEOUT = re.compile(r"interrupted|timeout", re.IGNORECASE)
+_TIMEOUT = re.compile(r"^Interrupted SAT solver: TIMEOUT!$", re.M)
+_CHECK_FAILED = re.compile(r"^ERROR: Found \d+ problems in 'check -assert'\.$", re.M)
 _ROW = re.compile(r"^\s*(\d*)\s*\\(\S+)\s+\S+\s+\S+\s+([01xz]+)\s*$", re.M)
 
 
@@ -110,7 +111,7 @@ def prepare_script() -> str:
         + f"design -stash gold\n{side.format(file='gate.sv', top=TOP, name=GATE)}"
         + f"design -copy-from gold -as {GOLD} {GOLD}\n"
         + f"miter -equiv -flatten -make_assert -make_outputs -ignore_gold_x {GOLD} {GATE} {MITER}\n"
-        + f"hierarchy -top {MITER}\nmemory\nasync2sync\ndffunmap\nopt -keepdc -nodffe -nosdff\n"
+        + f"hierarchy -top {MITER}\nmemory\nasync2sync\ndffunmap\nopt -keepdc -nodffe -nosdff\ncheck -assert\n"
         + "write_json miter.json\n"
     )
 
@@ -127,6 +128,8 @@ def shape(miter: dict) -> Shape | str:
             clocks.add((tuple(cell["connections"]["CLK"]), int(str(cell["parameters"]["CLK_POLARITY"]), 2)))
         elif _LATCH.search(kind):
             return f"latch ({kind})"
+        elif kind == "$ff":
+            return "a latch or a global-clock flip-flop ($ff)"
         elif kind not in _COMBINATIONAL and not _GATE_CELL.fullmatch(kind):
             return f"unsupported cell {kind}"
     if len(clocks) > 1:
@@ -195,6 +198,11 @@ def check(ref: str, candidate: str, params: RtlParams, config: sandbox.SandboxCo
     with sandbox.Workdir(files, config) as wd:
         prep = tools.run(wd, "yosys", ["-q", "-s", "prepare.ys"], params, seconds)
         if prep.reason != "ok":
+            log = (prep.stdout + prep.stderr).decode(errors="replace")
+            if _CHECK_FAILED.search(log):
+                return FormalOutcome(
+                    "unknown", reason="formal: yosys `check` fails (a combinational loop or conflicting drivers)"
+                )
             return FormalOutcome("unknown", reason=f"formal: prepare: {tools.failure(prep)}")
         netlist = wd.read("miter.json", 64 << 20)
         try:
@@ -204,7 +212,7 @@ def check(ref: str, candidate: str, params: RtlParams, config: sandbox.SandboxCo
         if isinstance(found, str):
             return FormalOutcome("unknown", reason=f"formal: {found}")
         depth = params.formal_depth if found.clock else 0
-        script = prove_script(found, depth, min(depth, params.formal_induction), max(1, round(seconds)))
+        script = prove_script(found, depth, min(depth, params.formal_induction), max(1, round(seconds) - 1))
         proof = tools.run(wd, "yosys", ["-q", "-p", "; ".join(script.splitlines())], params, seconds)
         bmc = (wd.read("bmc.txt", 16 << 20) or b"").decode(errors="replace")
         ind = (wd.read("ind.txt", 16 << 20) or b"").decode(errors="replace")
@@ -217,7 +225,9 @@ def verdict(bmc: str, ind: str, proof: sandbox.SandboxResult, depth: int) -> For
     if fail == 1 and not success:
         return FormalOutcome("counterexample", depth, counterexample(bmc))
     if success != 1 or fail or _TIMEOUT.search(bmc):
-        why = tools.failure(proof) if proof.reason != "ok" else "no verdict from sat"
+        why = (
+            tools.failure(proof) if proof.reason != "ok" else "solver timeout" if _TIMEOUT.search(bmc) else "no verdict from sat"
+        )
         return FormalOutcome("unknown", depth, f"formal: {why}")
     if depth == 0:
         return FormalOutcome("proven")

@@ -71,10 +71,9 @@ def rtl_reward(sample: Sample, **params) -> RewardResult:
         note = _proof_note(proof)
         if proof.status != "unknown":
             functional = VERDICTS[p.function](simulated, proof)
-            why = "; ".join(filter(None, [why, note if proof.status == "counterexample" else ""]))
         components["func_pass"] = float(functional)
     if not functional:
-        return RewardResult(p.compiles, components, why or note)
+        return RewardResult(p.compiles, components, "; ".join(filter(None, [why, note])))
     result = _ppa_stage(task, code, p, config, components) if p.ppa else RewardResult(p.functional, components)
     return RewardResult(result.score, result.components, "; ".join(filter(None, [note, result.info])))
 
