@@ -41,9 +41,10 @@ class RtlParams(BaseModel):
     ratios being reference / candidate for each of `ppa_metrics` (above 1: the candidate is better).
 
     `function` picks the verdict of stage 2: `simulate` (the testbench alone), `formal` (the
-    proof of rewards.rtl.formal replaces the testbench's verdict: proven or bounded-proven to
-    `formal_depth` cycles is functional, a counterexample is `compiles`) or `both` (functional
-    only when the simulation matches and the proof passes). In both formal modes the testbench
+    proof of rewards.rtl.formal replaces the testbench's verdict: a full proof is functional,
+    a counterexample is `compiles`, a proof bounded to `formal_depth` cycles defers to the
+    simulation, which runs longer) or `both` (functional only when the simulation matches and
+    the proof, full or bounded, passes). In both formal modes the testbench
     still runs first (it is stage 1's fit check, and an abnormal simulation is `fail`), and an
     `unknown` proof (unsupported design, timeout, solver limit) falls back to the simulation
     verdict, with the reason in `info`.

@@ -13,7 +13,9 @@ rewards.rtl.params; defaults of the public ChipSeek re-implementation):
    a wrong sample count) -> `fail`; mismatches -> `compiles` (0.2); none -> `functional` (1.0).
    With `function: formal` the equivalence proof of rewards.rtl.formal (yosys SAT: unbounded
    for combinational designs, bounded to `formal_depth` cycles from reset for sequential ones)
-   replaces the mismatch count: a pass -> `functional`, a counterexample -> `compiles`; with
+   replaces the mismatch count: a full proof -> `functional`, a counterexample -> `compiles`,
+   a bounded proof -> the simulation's verdict (it says nothing past `formal_depth` cycles, so
+   a design that goes wrong later is still caught by the longer testbench); with
    `function: both` functional needs both. An `unknown` proof keeps the simulation verdict;
 3. PPA (rewards.rtl.ppa), only for functional designs: + `synthesizes` + the clamped bonus
    from reference / candidate ratios of area, delay and power (default clamp(geomean - 1,
@@ -40,9 +42,10 @@ from rewards.rtl.screen import screen
 from rlpost import sandbox
 from rlpost.rewards import RewardResult, Sample, register_reward
 
-# function param -> (simulation matched, proof) -> functional; an unknown proof never reaches these
+# function param -> (simulation matched, proof) -> functional; an unknown proof never reaches these. A bounded
+# proof says nothing past formal_depth cycles, so in `formal` mode it still needs the (longer) simulation.
 VERDICTS: dict[str, Callable[[bool, formal.FormalOutcome], bool]] = {
-    "formal": lambda simulated, proof: proof.passed,
+    "formal": lambda simulated, proof: proof.status == "proven" or (proof.passed and simulated),
     "both": lambda simulated, proof: simulated and proof.passed,
 }
 

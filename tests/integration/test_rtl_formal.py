@@ -171,3 +171,35 @@ def test_a_sequential_rewrite_is_proven_through_the_reward_with_its_ppa_bonus():
 def test_bad_formal_params_name_the_key(params, message):
     with pytest.raises(ValueError, match=message):
         parse_params(params)
+
+
+LATE_DIVERGENCE = """module TopModule (
+  input        clk,
+  input        reset,
+  input        en,
+  output [3:0] q
+);
+  reg [3:0] c;
+  reg [4:0] age;  // cycles since reset, saturating: the output goes wrong from cycle 24 on
+  always @(posedge clk) begin
+    if (reset) begin
+      c <= 4'd0;
+      age <= 5'd0;
+    end else begin
+      if (en) c <= c + 4'd1;
+      if (age != 5'd31) age <= age + 5'd1;
+    end
+  end
+  assign q = age >= 5'd24 ? ~c : c;
+endmodule
+"""
+
+
+def test_a_bounded_proof_defers_to_the_simulation_and_a_deeper_one_finds_the_late_bug():
+    names = ("ref", "test")
+    task = {"task_id": "count4en", **{n: (TASKS / f"Prob006_count4en_{n}.sv").read_text() for n in names}}
+    shallow = rtl_reward(Sample("p", fenced(LATE_DIVERGENCE), task), ppa=False, function="formal")
+    assert shallow.score == 0.2 and shallow.components["equiv"] == 1.0 and shallow.components["mismatches"] > 0, shallow
+    assert re.search(r"mismatches in 300 samples; formal: bounded-proven \(no difference in 20 cycles", shallow.info)
+    deep = rtl_reward(Sample("p", fenced(LATE_DIVERGENCE), task), ppa=False, function="formal", formal_depth=30)
+    assert deep.score == 0.2 and deep.components["equiv"] == 0.0 and "formal: counterexample at cycle 2" in deep.info, deep
