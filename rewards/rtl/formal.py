@@ -30,9 +30,13 @@ Threat model (the candidate is untrusted; the screen has run first): it cannot
 - weaken the proof with its own `assume`/`assert`/`cover`: `chformal -remove` drops them on
   each side before the miter exists, and `-set-assumes` is never passed;
 - clash names with the reference: each side is elaborated and flattened on its own;
-- hide state from the check: an `initial` value is the register's start value, as in
-  simulation; any cell that is not a known combinational cell or a plain `$dff` (latches,
-  `$ff`, black boxes, instantiated internal state cells) makes the outcome `unknown`;
+- hide state or freedom from the check: an `initial` value is the register's start value, as
+  in simulation; any cell that is not a known combinational cell, a plain `$dff` or the
+  miter's one `$assert` (latches, `$ff`, black boxes, free `$anyseq` values) makes the
+  outcome `unknown`;
+- make the proof vacuous: a combinational loop can be a constraint without any solution
+  (`w = (w === 1'bx) ? 0 : ~w`), which would make every property hold; `check -assert` on the
+  miter rejects loops and conflicting drivers first (`unknown`);
 - clock itself differently (another edge, another signal, a gated clock): every flip-flop
   must share one clock input and edge, else `unknown`;
 - forge the verdict: yosys's own result line is matched as a whole line (identifiers cannot
@@ -49,10 +53,10 @@ from typing import Literal
 
 from rewards.rtl import tools
 from rewards.rtl.extract import TOP
+from rewards.rtl.harness import REF
 from rewards.rtl.params import RtlParams
 from rlpost import sandbox
 
-REF = "RefModule"
 GOLD, GATE, MITER = "rlpost_gold", "rlpost_gate", "rlpost_miter"
 Status = Literal["proven", "bounded", "counterexample", "unknown"]
 PASSES: frozenset[Status] = frozenset({"proven", "bounded"})
@@ -64,8 +68,7 @@ _ACTIVE_LOW_SUFFIXES = ("n", "_n", "_b", "_l", "_ni")
 _COMBINATIONAL = frozenset(
     "$not $pos $neg $and $or $xor $xnor $reduce_and $reduce_or $reduce_xor $reduce_xnor $reduce_bool "
     "$logic_not $logic_and $logic_or $shl $shr $sshl $sshr $shift $shiftx $lt $le $eq $ne $eqx $nex $ge $gt "
-    "$add $sub $mul $div $mod $divfloor $modfloor $mux $pmux $bmux $demux $lut $sop $assert "
-    "$anyconst $anyseq $initstate".split()
+    "$add $sub $mul $div $mod $divfloor $modfloor $mux $pmux $bmux $demux $lut $sop".split()
 )
 _GATE_CELL = re.compile(r"\$_(?:BUF|NOT|AND|NAND|OR|NOR|XOR|XNOR|ANDNOT|ORNOT|MUX|NMUX|AOI3|OAI3|AOI4|OAI4)_")
 _LATCH = re.compile(r"latch|\$_?sr\b|\$_SR_", re.IGNORECASE)
@@ -122,8 +125,13 @@ def shape(miter: dict) -> Shape | str:
     ports = module["ports"]
     bit_port = {tuple(p["bits"]): name for name, p in ports.items() if p["direction"] == "input"}
     clocks = set()
+    kinds = [cell["type"] for cell in module["cells"].values()]
+    if kinds.count("$assert") != 1:
+        return f"{kinds.count('$assert')} assertions in the miter, not its own one"
     for cell in module["cells"].values():
         kind = cell["type"]
+        if kind == "$assert":
+            continue
         if kind == "$dff":
             clocks.add((tuple(cell["connections"]["CLK"]), int(str(cell["parameters"]["CLK_POLARITY"]), 2)))
         elif _LATCH.search(kind):
