@@ -8,7 +8,8 @@ For every task of a VerilogEval v2 spec-to-rtl directory (`envs.verilog.read_spe
   handles (proven / bounded / unknown, with the reasons);
 - up to `--mutants` one-edit mutants of it, drawn with a seeded RNG from every edit site
   (`MUTATIONS`: swap an operator, flip a bit of a sized constant, invert an `if` condition,
-  swap the two operands of a non-commutative operator, move a bit index by one; the kinds
+  swap the two operands of a non-commutative operator, move a bit index by one, swap the arms
+  of a `?:` or two neighbours of a concatenation, drop or add a negation; the kinds
   take turns, so wide constants do not crowd out the rest); only mutants
   that elaborate on their own (`iverilog -t null`) are kept;
 - each mutant is simulated against the testbench (rewards.rtl.harness) and proven
@@ -154,6 +155,43 @@ def operand_swaps(toks: list[re.Match[str]]) -> Iterator[Edit]:
             yield left.start(), right.end(), f"{right.group(0)} {op.group(0)} {left.group(0)}"
 
 
+def _simple(tok: re.Match[str]) -> bool:
+    """A plain identifier or a literal: an operand that can trade places with another."""
+    text = tok.group(0)
+    return (bool(_IDENT.match(text)) and text not in _KEYWORDS) or text[0].isdigit()
+
+
+def arm_swaps(toks: list[re.Match[str]]) -> Iterator[Edit]:
+    """`c ? x : y` -> `c ? y : x`, and `{x, y}` -> `{y, x}` for neighbours in a concatenation (x, y plain)."""
+    for i in range(len(toks) - 3):
+        first, mid, second, after = toks[i + 1], toks[i + 2], toks[i + 3], toks[i + 4] if i + 4 < len(toks) else None
+        pair = (toks[i].group(0), mid.group(0))
+        if pair in (("?", ":"), ("{", ","), (",", ",")) and _simple(first) and _simple(second):
+            closes = after is not None and after.group(0) in (";", ")", "}", ",")
+            if closes and (pair[0] == "?" or after.group(0) in (",", "}")) and first.group(0) != second.group(0):
+                yield (
+                    first.start(),
+                    second.end(),
+                    f"{second.group(0)}{toks[0].string[first.end() : second.start()]}{first.group(0)}",
+                )
+
+
+def negations(toks: list[re.Match[str]]) -> Iterator[Edit]:
+    """Drop a unary `~` / `!`, or negate the identifier an assignment starts with (`= d;` -> `= ~d;`)."""
+    body, depth = _in_body(toks), _depths(toks)
+    for i, t in enumerate(toks[:-1]):
+        prev = toks[i - 1].group(0) if i else ""
+        if (
+            body[i]
+            and t.group(0) in ("~", "!")
+            and (prev in ("(", "=", "<=", ",", "?", ":", "{", "&&", "||") or prev in _KEYWORDS)
+        ):
+            yield t.start(), t.end(), ""
+        is_assign = t.group(0) == "=" or (t.group(0) == "<=" and depth[i] == 0)
+        if body[i] and is_assign and _IDENT.match(toks[i + 1].group(0)) and toks[i + 1].group(0) not in _KEYWORDS:
+            yield toks[i + 1].start(), toks[i + 1].start(), "~"
+
+
 def bit_indices(toks: list[re.Match[str]]) -> Iterator[Edit]:
     """`x[3]` -> `x[2]` (`x[0]` -> `x[1]`) for a constant single-bit select in the logic."""
     body = _in_body(toks)
@@ -170,6 +208,8 @@ MUTATIONS: dict[str, Callable[[list[re.Match[str]], str], Iterator[Edit]]] = {
     "condition": inverted_conditions,
     "operands": lambda toks, src: operand_swaps(toks),
     "index": lambda toks, src: bit_indices(toks),
+    "arms": lambda toks, src: arm_swaps(toks),
+    "negation": lambda toks, src: negations(toks),
 }
 
 
