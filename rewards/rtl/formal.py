@@ -20,7 +20,8 @@ candidate):
    closes.
 
 Outcomes: `proven`, `bounded` (no difference in `depth` cycles from reset), `counterexample`
-(the inputs per cycle up to the first differing output, in `reason`) or `unknown` (why:
+(in `reason`: the cycle and the first differing output, the inputs of the last 8 cycles up
+to it) or `unknown` (why:
 a latch, several clocks or clock edges, a derived clock, an unsupported cell, a yosys error,
 a timeout or a solver limit). Only `proven` and `bounded` are passes.
 
@@ -41,7 +42,10 @@ Threat model (the candidate is untrusted; the screen has run first): it cannot
   must share one clock input and edge, else `unknown`;
 - forge the verdict: yosys's own result line is matched as a whole line (identifiers cannot
   hold spaces), exactly one must be present, and a timeout or limit is `unknown`.
-`unknown` never passes: rewards.rtl.reward decides what it scores.
+`unknown` never passes: rewards.rtl.reward decides what it scores. The proof judges the
+design as yosys synthesises it: `#` delays are ignored and an incomplete sensitivity list
+means what synthesis makes of it, so a simulation/synthesis mismatch is judged by the
+synthesised meaning (the reward's `function: both` also requires the simulation).
 """
 
 from __future__ import annotations
@@ -170,7 +174,7 @@ def prove_script(found: Shape, depth: int, induction: int, timeout_s: int) -> st
 
 
 def counterexample(log: str) -> str:
-    """The inputs per cycle up to the first cycle whose `trigger` is 1, and the first differing output there (short)."""
+    """The first cycle whose `trigger` is 1, the first output differing there, and the inputs of the 8 cycles up to it."""
     steps: dict[int, dict[str, str]] = {}
     for step, name, bits in _ROW.findall(log):
         steps.setdefault(int(step or 1), {})[name] = bits
