@@ -17,7 +17,7 @@ For every task of a VerilogEval v2 spec-to-rtl directory (`envs.verilog.read_spe
   (`VERDICTS`, an unknown proof keeps the simulation's verdict). A mutant is caught when it
   would score below `functional`; one the proof shows equal (`proven`) is an equivalent mutant,
   counted apart and not a miss; `bounded` ones that the simulation passes too are reported as
-  possibly equivalent.
+  possibly equivalent; mutants some mode misses (or all do) are listed with their edit.
 Seconds per candidate: `simulate` is the simulation's run, `formal` and `both` add the proof's
 (the reward runs both for them). Writes (or updates the `--name` entry of)
 benchmarks/results/rtl_mutants.json.
@@ -235,6 +235,13 @@ def mutants(source: str, count: int, seed: int) -> list[tuple[str, str]]:
     return out
 
 
+def edit_line(source: str, mutant: str) -> str:
+    """The first line the mutant changed, as `old -> new` (stripped, short)."""
+    pairs = zip(blank_comments(source).splitlines(), mutant.splitlines())
+    old, new = next(((a, b) for a, b in pairs if a != b), ("", ""))
+    return f"{old.strip()[:80]} -> {new.strip()[:80]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", help="a spec-to-rtl directory (<id>_prompt.txt, <id>_ref.sv, <id>_test.sv)")
@@ -272,7 +279,7 @@ def main() -> None:
     counts = {mode: Counter() for mode in verdicts}
     kinds: Counter[str] = Counter()
     times: dict[str, list[float]] = {"simulate": [], "proof": []}
-    per_task, skipped = [], []
+    per_task, skipped, notable = [], [], []
     started = time.time()
     for n, row in enumerate(rows):
         try:
@@ -300,6 +307,7 @@ def main() -> None:
             times["proof"].append(t2 - t1)
             simulated = bool(sim.verdict and not sim.verdict.mismatches)
             outcomes.append(proof.status)
+            caught = {}
             for mode, rule in verdicts.items():
                 c = counts[mode]
                 c["mutants"] += 1
@@ -311,9 +319,21 @@ def main() -> None:
                 functional = sim.verdict is not None and (
                     rule(simulated, proof) if mode == "simulate" or proof.status != "unknown" else simulated
                 )
+                caught[mode] = not functional
                 c["caught" if not functional else "missed"] += 1
                 if functional and proof.status == "bounded" and mode != "simulate":
                     c["missed_bounded"] += 1
+            if len(set(caught.values())) > 1 or caught and not any(caught.values()):
+                notable.append(
+                    {
+                        "task": row["task_id"],
+                        "kind": kind,
+                        "edit": edit_line(row["solution"], mutant),
+                        "caught": caught,
+                        "simulation": sim.reason or (f"{sim.verdict.mismatches} mismatches" if sim.verdict else ""),
+                        "proof": f"{proof.status}: {proof.reason[:100]}",
+                    }
+                )
         per_task.append({"task": row["task_id"], "reference": own.status, "mutants": dict(Counter(outcomes))})
         print(f"[{n + 1}/{len(rows)}] {row['task_id']}: ref {own.status}, {dict(Counter(outcomes))}", flush=True)
 
@@ -337,6 +357,7 @@ def main() -> None:
         "seconds_per_candidate": {"simulate": seconds(sim_t), "formal": seconds(both_t), "both": seconds(both_t)},
         "proof_seconds": seconds(proof_t),
         "wall_s": round(time.time() - started, 1),
+        "notable_mutants": notable,
         "per_task": per_task,
     }
     out = Path(args.out)

@@ -1,23 +1,24 @@
 """Formal equivalence of a candidate `TopModule` with the task's `RefModule`, by yosys's SAT solver.
 
-Two sandboxed yosys runs in one work dir (files `gold.sv` = the reference, `gate.sv` = the
-candidate):
+Sandboxed yosys runs in one work dir (files `gold.sv` = the reference, `gate.sv` = the
+candidate), each within `formal_timeout_s`:
 
-1. `prepare`: each design is read and elaborated *alone* (`proc; flatten`, unused modules
+1. prepare: each design is read and elaborated *alone* (`proc; flatten`, unused modules
    dropped, formal cells removed with `chformal -remove`) and renamed (`rlpost_gold`,
    `rlpost_gate`), so helper modules of the same name never meet; then
    `miter -equiv -flatten -make_assert -make_outputs -ignore_gold_x` joins them, `memory`
    maps memories to flip-flops, `async2sync` turns asynchronous resets into synchronous
-   emulations, `dffunmap` leaves plain `$dff` cells, `opt -keepdc` keeps every x. The miter
-   goes to `miter.json`.
-2. `prove`: combinational miters (no `$dff`): `sat -prove-asserts`, an unbounded proof over
+   emulations, `dffunmap` leaves plain `$dff` cells, `opt -keepdc` keeps every x, and
+   `check -assert` rejects loops and conflicting drivers. The miter goes to `miter.json`.
+2. prove: combinational miters (no `$dff`): `sat -prove-asserts`, an unbounded proof over
    all inputs. Sequential miters (every flip-flop on one clock input and edge): a bounded
    proof from reset, `sat -seq formal_depth` with all registers x at the start
    (`-set-init-undef`, `initial` values kept), defined inputs, resets (ports named like
    `rst`, `reset`, `areset`, `rst_n`, ...; active low with an `n`/`_b`/`_l` suffix or an
-   `n` prefix) asserted in the first cycle and free afterwards; then a temporal induction
-   (`sat -tempinduct`) up to the same depth, which upgrades `bounded` to `proven` when it
-   closes.
+   `n` prefix) asserted in the first cycle and free afterwards.
+3. induct (sequential, bounded-proven, `formal_induction` > 0): `sat -tempinduct` up to
+   `formal_induction` steps; when it closes, `bounded` becomes `proven`. Its failure or
+   timeout leaves `bounded`.
 
 Outcomes: `proven`, `bounded` (no difference in `depth` cycles from reset), `counterexample`
 (in `reason`: the cycle and the first differing output, the inputs of the last 8 cycles up
@@ -161,16 +162,22 @@ def shape(miter: dict) -> Shape | str:
     return Shape(clock, resets if clock else {})
 
 
-def prove_script(found: Shape, depth: int, induction: int, timeout_s: int) -> str:
-    """yosys commands proving the miter in miter.json; results in bmc.txt (and ind.txt: induction up to `induction` steps)."""
+def prove_script(found: Shape, depth: int, timeout_s: int) -> str:
+    """yosys commands proving the miter in miter.json (bounded to `depth` cycles when sequential); the log in bmc.txt."""
     common = f"-prove-asserts -set-def-inputs -enable_undef -timeout {timeout_s}"
     if found.clock is None:
         return f"read_json miter.json\ntee -q -o bmc.txt sat {common} -show-ports {MITER}\n"
     resets = "".join(f" -set-at 1 {name} {value}" for name, value in found.resets.items())
-    bmc = f"read_json miter.json\ntee -q -o bmc.txt sat -seq {depth} {common} -set-init-undef{resets} -show-ports {MITER}\n"
-    if not induction:
-        return bmc
-    return bmc + f"tee -q -o ind.txt sat -tempinduct -maxsteps {induction} {common} -set-init-undef{resets} {MITER}\n"
+    return f"read_json miter.json\ntee -q -o bmc.txt sat -seq {depth} {common} -set-init-undef{resets} -show-ports {MITER}\n"
+
+
+def induction_script(found: Shape, steps: int, timeout_s: int) -> str:
+    """yosys commands for a temporal induction of the sequential miter up to `steps` steps; the log in ind.txt."""
+    resets = "".join(f" -set-at 1 {name} {value}" for name, value in found.resets.items())
+    return (
+        f"read_json miter.json\ntee -q -o ind.txt sat -tempinduct -maxsteps {steps} -prove-asserts -set-def-inputs "
+        f"-enable_undef -timeout {timeout_s} -set-init-undef{resets} {MITER}\n"
+    )
 
 
 def counterexample(log: str) -> str:
@@ -224,26 +231,40 @@ def check(ref: str, candidate: str, params: RtlParams, config: sandbox.SandboxCo
         if isinstance(found, str):
             return FormalOutcome("unknown", reason=f"formal: {found}")
         depth = params.formal_depth if found.clock else 0
-        script = prove_script(found, depth, min(depth, params.formal_induction), max(1, round(seconds) - 1))
-        proof = tools.run(wd, "yosys", ["-q", "-p", "; ".join(script.splitlines())], params, seconds)
-        bmc = (wd.read("bmc.txt", 16 << 20) or b"").decode(errors="replace")
-        ind = (wd.read("ind.txt", 16 << 20) or b"").decode(errors="replace")
-    return verdict(bmc, ind, proof, depth)
+        solver_s = max(1, round(seconds) - 1)
+        proof = _yosys(wd, prove_script(found, depth, solver_s), params)
+        outcome = verdict((wd.read("bmc.txt", 16 << 20) or b"").decode(errors="replace"), proof, depth)
+        steps = min(depth, params.formal_induction)
+        if outcome.status != "bounded" or not steps:
+            return outcome
+        run = _yosys(wd, induction_script(found, steps, solver_s), params)
+        if run.reason == "ok" and induction_closed((wd.read("ind.txt", 16 << 20) or b"").decode(errors="replace")):
+            return FormalOutcome("proven", depth, "by temporal induction")
+    return outcome
 
 
-def verdict(bmc: str, ind: str, proof: sandbox.SandboxResult, depth: int) -> FormalOutcome:
-    """The outcome from the bounded (or combinational) log `bmc`, the induction log `ind` and the yosys run."""
+def _yosys(wd: sandbox.Workdir, script: str, params: RtlParams) -> sandbox.SandboxResult:
+    """One sandboxed yosys run of `script` (commands on the command line) within formal_timeout_s."""
+    return tools.run(wd, "yosys", ["-q", "-p", "; ".join(script.splitlines())], params, params.formal_timeout_s)
+
+
+def induction_closed(log: str) -> bool:
+    """Whether the temporal induction in `log` proved the property for every step (not just its base cases)."""
+    return len(_INDUCTION_OK.findall(log)) == 1 and not (
+        _FAIL.search(log) or _INDUCTION_FAILED.search(log) or _TIMEOUT.search(log)
+    )
+
+
+def verdict(bmc: str, proof: sandbox.SandboxResult, depth: int) -> FormalOutcome:
+    """The outcome of the bounded (or combinational) proof from its log `bmc` and its yosys run; a pass needs a clean exit."""
     success, fail = len(_SUCCESS.findall(bmc)), len(_FAIL.findall(bmc))
     if fail == 1 and not success:
         return FormalOutcome("counterexample", depth, counterexample(bmc))
-    if success != 1 or fail or _TIMEOUT.search(bmc):
+    if proof.reason != "ok" or success != 1 or fail or _TIMEOUT.search(bmc):
         why = (
             tools.failure(proof) if proof.reason != "ok" else "solver timeout" if _TIMEOUT.search(bmc) else "no verdict from sat"
         )
         return FormalOutcome("unknown", depth, f"formal: {why}")
     if depth == 0:
         return FormalOutcome("proven")
-    closed = len(_INDUCTION_OK.findall(ind)) == 1 and not (_FAIL.search(ind) or _INDUCTION_FAILED.search(ind))
-    if proof.reason == "ok" and closed and not _TIMEOUT.search(ind):
-        return FormalOutcome("proven", depth, "by temporal induction")
     return FormalOutcome("bounded", depth, f"no difference in {depth} cycles from reset")
