@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 Metric = Literal["area", "cells", "delay", "power"]
+Function = Literal["simulate", "formal", "both"]
 
 
 class ToolLimits(BaseModel):
@@ -29,6 +39,15 @@ class RtlParams(BaseModel):
     `functional` when it matches the reference on every sample, plus, when PPA is on and the
     design synthesises, `synthesizes` + `ppa_weight` * clamp(form(ratios), ppa_min, ppa_max),
     ratios being reference / candidate for each of `ppa_metrics` (above 1: the candidate is better).
+
+    `function` picks the verdict of stage 2: `simulate` (the testbench alone), `formal` (the
+    proof of rewards.rtl.formal replaces the testbench's verdict: a full proof is functional,
+    a counterexample is `compiles`, a proof bounded to `formal_depth` cycles defers to the
+    simulation, which runs longer) or `both` (functional only when the simulation matches and
+    the proof, full or bounded, passes). In both formal modes the testbench
+    still runs first (it is stage 1's fit check, and an abnormal simulation is `fail`), and an
+    `unknown` proof (unsupported design, timeout, solver limit) falls back to the simulation
+    verdict, with the reason in `info`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,6 +68,10 @@ class RtlParams(BaseModel):
     verilator_lint: bool = Field(False, description="also lint the candidate with verilator (errors fail stage 1)")
     timeout_s: PositiveFloat = Field(10.0, description="wall-clock and CPU seconds per lint, compile, simulation, timing run")
     synth_timeout_s: PositiveFloat = Field(60.0, description="wall-clock and CPU seconds per synthesis")
+    function: Function = Field("simulate", description="stage 2's verdict: simulate, formal or both")
+    formal_depth: PositiveInt = Field(20, description="cycles from reset checked by the bounded proof of a sequential design")
+    formal_induction: NonNegativeInt = Field(4, description="longest temporal induction tried for a full proof (0: none)")
+    formal_timeout_s: PositiveFloat = Field(30.0, description="wall-clock and CPU seconds per yosys run of the proof")
     limits: ToolLimits = ToolLimits()
     max_code_chars: PositiveInt = 50_000
     cache_dir: str | None = Field(None, description="directory for reference results shared between processes")

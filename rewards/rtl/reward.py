@@ -10,27 +10,44 @@ rewards.rtl.params; defaults of the public ChipSeek re-implementation):
    only, no names of the task's testbench or reference) -> `fail` (0) with the reason;
 1. syntax: elaborates on its own and fits the testbench (rewards.rtl.harness) -> else `fail`;
 2. function: simulated against the reference; an abnormal end (timeout, a limit, no verdict,
-   a wrong sample count) -> `fail`; mismatches -> `compiles` (0.2); none -> `functional` (1.0);
+   a wrong sample count) -> `fail`; mismatches -> `compiles` (0.2); none -> `functional` (1.0).
+   With `function: formal` the equivalence proof of rewards.rtl.formal (yosys SAT: unbounded
+   for combinational designs, bounded to `formal_depth` cycles from reset for sequential ones)
+   replaces the mismatch count: a full proof -> `functional`, a counterexample -> `compiles`,
+   a bounded proof -> the simulation's verdict (it says nothing past `formal_depth` cycles, so
+   a design that goes wrong later is still caught by the longer testbench); with
+   `function: both` functional needs both. An `unknown` proof keeps the simulation verdict;
 3. PPA (rewards.rtl.ppa), only for functional designs: + `synthesizes` + the clamped bonus
    from reference / candidate ratios of area, delay and power (default clamp(geomean - 1,
    0.01, 0.6)). A combinational loop or a synthesis that hits a limit -> `fail`; a design that
    synthesises to nothing, or that yosys / OpenSTA cannot measure -> `functional` with no bonus.
 
 Components: syntax_ok, func_pass (always); mismatches, samples (when simulated to a verdict);
+equiv (with a formal `function`: 1 proven or bounded-proven, 0 counterexample, 0.5 unknown;
+`info` says which, the depth, the counterexample's inputs per cycle or why unknown) and
+equiv_depth (cycles checked, 0 for an unbounded combinational proof);
 area, cells, delay, power, then <metric>_ratio for each of ppa_metrics, ppa_score and ppa_bonus (when
 measured and compared). `info` says why a design scored below the top of its stage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
-from rewards.rtl import harness, ppa, tools
+from rewards.rtl import formal, harness, ppa, tools
 from rewards.rtl.extract import TOP, extract_verilog
 from rewards.rtl.params import RtlParams, parse_params
 from rewards.rtl.screen import screen
 from rlpost import sandbox
 from rlpost.rewards import RewardResult, Sample, register_reward
+
+# function param -> (simulation matched, proof) -> functional; an unknown proof never reaches these. A bounded
+# proof says nothing past formal_depth cycles, so in `formal` mode it still needs the (longer) simulation.
+VERDICTS: dict[str, Callable[[bool, formal.FormalOutcome], bool]] = {
+    "formal": lambda simulated, proof: proof.status == "proven" or (proof.passed and simulated),
+    "both": lambda simulated, proof: simulated and proof.passed,
+}
 
 
 @register_reward("rtl")
@@ -48,13 +65,31 @@ def rtl_reward(sample: Sample, **params) -> RewardResult:
     if sim.verdict is None:
         return RewardResult(p.fail, components, sim.reason)
     components |= {"mismatches": float(sim.verdict.mismatches), "samples": float(sim.verdict.samples)}
-    if sim.verdict.mismatches:
-        return RewardResult(
-            p.compiles, components, f"function: {sim.verdict.mismatches} mismatches in {sim.verdict.samples} samples"
-        )
-    if not p.ppa:
-        return RewardResult(p.functional, components)
-    return _ppa_stage(task, code, p, config, components)
+    simulated = not sim.verdict.mismatches
+    why = "" if simulated else f"function: {sim.verdict.mismatches} mismatches in {sim.verdict.samples} samples"
+    functional, note = simulated, ""
+    if p.function in VERDICTS:
+        proof = formal.check(task.ref, code, p, config)
+        components |= {"equiv": formal.EQUIV[proof.status], "equiv_depth": float(proof.depth)}
+        note = _proof_note(proof)
+        if proof.status != "unknown":
+            functional = VERDICTS[p.function](simulated, proof)
+        components["func_pass"] = float(functional)
+    if not functional:
+        return RewardResult(p.compiles, components, "; ".join(filter(None, [why, note])))
+    result = _ppa_stage(task, code, p, config, components) if p.ppa else RewardResult(p.functional, components)
+    return RewardResult(result.score, result.components, "; ".join(filter(None, [note, result.info])))
+
+
+def _proof_note(proof: formal.FormalOutcome) -> str:
+    """The proof's verdict for `info`: what was proven and how deep, the counterexample, or why unknown."""
+    if proof.status == "proven":
+        return "formal: proven" + (f" ({proof.reason})" if proof.reason else "")
+    if proof.status == "bounded":
+        return f"formal: bounded-proven ({proof.reason})"
+    if proof.status == "counterexample":
+        return f"formal: counterexample at {proof.reason}"
+    return f"formal: unknown ({proof.reason.removeprefix('formal: ')}), simulation verdict kept"
 
 
 def _ppa_stage(

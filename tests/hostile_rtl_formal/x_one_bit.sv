@@ -1,0 +1,9 @@
+// expect: ^counterexample: .*vs x
+// task: add8
+module TopModule (
+  input  [7:0] a,
+  input  [7:0] b,
+  output [8:0] sum
+);
+  assign sum = {1'bx, a + b};
+endmodule
