@@ -7,10 +7,11 @@ walked top-down: a sub-expression with only trusted names stays with the verifie
 transparent node (comparison, boolean / unary / binary operator, conditional, subscript,
 container literal, call of a trusted function) is kept and its children walked; any other
 sub-expression that mentions setup or program names becomes a leaf, a source string the
-sandbox evaluates to a plain value. A builtin call whose arguments all mention program names
-(`sorted(f(x))`, `list(g())`, `len(h())`) joins its leaf: it only transforms the program's own
-values, so nothing of the test's expected side enters the sandbox, and iterators such as `map`
-objects become plain values there. In the verifier's copy leaf i is replaced by `__leaf__(i)`,
+sandbox evaluates to a plain value. Trusted calls are always the verifier's, also on program
+values (`sorted(f(x))`, `len(g())`): evaluated in the sandbox they would be whatever the program
+made of the name (a `def sorted` of its own, a patched `builtins`). An iterator the program
+returns (a `map` object, a generator) crosses as `records.Iterated`, which `list()` / `sorted()`
+/ `set()` read and which, like the original, equals no list. In the verifier's copy leaf i is replaced by `__leaf__(i)`,
 so short-circuiting and conditionals still skip a leaf that failed.
 
 Refused as uncheckable (fail closed, the reason says why): a test that is not one assert, or
@@ -159,7 +160,7 @@ class _Splitter:
             if tainted and isinstance(node, ast.BinOp) and isinstance(node.op, COSTLY_OPERATORS):
                 raise Uncheckable(f"`{ast.unparse(node)}` applies {type(node.op).__name__} to a program value")
             return self.rebuild(node)
-        if isinstance(node, ast.Call) and not self.own_values_only(node) and self.trusted_call(node, tainted):
+        if isinstance(node, ast.Call) and self.trusted_call(node, tainted):
             return self.rebuild(node, skip=("func",))
         for inner in ast.walk(node):
             if isinstance(inner, SCOPED + (ast.Compare,)) and self.program_names(inner):
@@ -170,12 +171,6 @@ class _Splitter:
         self.leaves.append(Leaf(ast.unparse(node), "program" if tainted else "setup"))
         call = ast.Call(ast.Name(LEAF, ast.Load()), [ast.Constant(len(self.leaves) - 1)], [])
         return ast.copy_location(call, node)
-
-    def own_values_only(self, node: ast.Call) -> bool:
-        """Whether a builtin's arguments all mention program names (then the call joins the leaf; a
-        module function stays here, as the program's namespace need not hold the module)."""
-        arguments = node.args + [k.value for k in node.keywords]
-        return isinstance(node.func, ast.Name) and bool(arguments) and all(self.program_names(a) for a in arguments)
 
     def trusted_call(self, node: ast.Call, tainted: bool) -> bool:
         name = _dotted(node.func)

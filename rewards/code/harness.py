@@ -19,6 +19,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+
+LAZY = (Iterator, range, type({}.keys()), type({}.values()), type({}.items()))  # read item by item, sent as "iterator"
 
 MAX_DEPTH = 40
 MAX_VALUE_CHARS = 80_000
@@ -43,7 +46,8 @@ def _items(value, depth, budget):
 
 def encode(value, depth=0, budget=None):
     """Tagged JSON of a plain value: ["none"], ["bool", b], ["int", hex], ["float", repr], ["complex", re, im],
-    ["str", s], ["bytes", hex], ["list"|"tuple"|"set"|"frozenset", items], ["dict", [[k, v], ...]].
+    ["str", s], ["bytes", hex], ["list"|"tuple"|"set"|"frozenset"|"iterator", items], ["dict", [[k, v], ...]]
+    (an iterator, range or dict view as the items it yields, each counted against the budget).
     A subclass of one of these is read through its base type's own methods; anything else, or more than
     MAX_NODES parts, raises NotPlain."""
     budget = [MAX_NODES] if budget is None else budget
@@ -71,6 +75,8 @@ def encode(value, depth=0, budget=None):
     for base in (list, tuple, set, frozenset):
         if isinstance(value, base):
             return [base.__name__, _items(base.__iter__(value), depth, budget)]
+    if isinstance(value, LAZY):
+        return ["iterator", _items(value, depth, budget)]
     raise NotPlain(f"value of type {type(value).__name__} is not a plain value")
 
 

@@ -24,6 +24,23 @@ MAX_DEPTH = 48
 STAGE_NAMES = {"setup": "setup", "program": "solution"}
 
 
+class Iterated:
+    """A lazy iterable the program returned (a `map` or `filter` object, a generator, a range, a dict view),
+    as the items it yielded: iterable (so `list()`, `sorted()`, `set()` read it), without a length, equal
+    to nothing but itself, as such an object compares with a list."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __repr__(self) -> str:
+        return f"<iterator of {len(self.items)} items>"
+
+
 class Malformed(Exception):
     """A record that the harness would never write; `args[0]` says what is wrong."""
 
@@ -82,6 +99,7 @@ DECODERS: dict[str, Callable[[list, int], Any]] = {
     "tuple": lambda p, d: tuple(_items(p, d)),
     "set": lambda p, d: set(_items(p, d)),
     "frozenset": lambda p, d: frozenset(_items(p, d)),
+    "iterator": lambda p, d: Iterated(tuple(_items(p, d))),
     "dict": _pairs,
 }
 

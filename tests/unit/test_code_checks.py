@@ -41,9 +41,9 @@ def _split(test: str, setup: frozenset[str] = frozenset()) -> tuple[str, list[tu
     [
         ("assert add(1, 2) == 3", "__leaf__(0) == 3", [("add(1, 2)", "program")]),
         ("assert math.isclose(f(x), 1.41)", "math.isclose(__leaf__(0), 1.41)", [("f(x)", "program")]),
-        ("assert sorted(f([2, 1])) == [1, 2]", "__leaf__(0) == [1, 2]", [("sorted(f([2, 1]))", "program")]),
+        ("assert sorted(f([2, 1])) == [1, 2]", "sorted(__leaf__(0)) == [1, 2]", [("f([2, 1])", "program")]),
         ("assert sorted(f(1), key=len) == []", "sorted(__leaf__(0), key=len) == []", [("f(1)", "program")]),
-        ("assert list(map(f, [1])) == [2]", "__leaf__(0) == [2]", [("list(map(f, [1]))", "program")]),
+        ("assert list(map(f, [1])) == [2]", "list(__leaf__(0)) == [2]", [("map(f, [1])", "program")]),
         ("assert Solution().run(1) == 2", "__leaf__(0) == 2", [("Solution().run(1)", "program")]),
         ("assert f(1).count(2) == 0", "__leaf__(0) == 0", [("f(1).count(2)", "program")]),
         ("assert f(1) == [i + 1 for i in range(3)]", "__leaf__(0) == [i + 1 for i in range(3)]", [("f(1)", "program")]),
@@ -90,7 +90,7 @@ def test_uncheckable_tests_are_refused_with_a_reason(test, reason):
 
 
 def test_trusted_names_mean_the_verifiers_own_and_setup_names_shadow_them():
-    assert _split("assert len(f(1)) == 2") == ("__leaf__(0) == 2", [("len(f(1))", "program")])
+    assert _split("assert len(f(1)) == 2") == ("len(__leaf__(0)) == 2", [("f(1)", "program")])
     assert _split("assert max(f(1), 2) == 2") == ("max(__leaf__(0), 2) == 2", [("f(1)", "program")])
     split = _split("assert f(1) == len(setup_list)", frozenset({"len", "setup_list"}))
     assert split[1] == [("f(1)", "program"), ("len(setup_list)", "setup")]
