@@ -74,8 +74,9 @@ def build_tokenizer(family: Family, vocab_size: int = 400):
     return tok
 
 
-def build_model(name: str, out_dir: Path, seed: int = 0) -> Path:
-    """A random-init model of family `name` with its tokenizer, saved as a Hugging Face directory."""
+def build_model(name: str, out_dir: Path, seed: int = 0, num_labels: int | None = None) -> Path:
+    """A random-init model of family `name` with its tokenizer, saved as a Hugging Face directory: a causal LM,
+    or with `num_labels` a sequence classifier (`<Family>ForSequenceClassification`, head on the last token)."""
     import torch
     import transformers
 
@@ -87,7 +88,11 @@ def build_model(name: str, out_dir: Path, seed: int = 0) -> Path:
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **dict(family.extra),
     )  # fmt: skip
     torch.manual_seed(seed)
-    model = transformers.AutoModelForCausalLM.from_config(config)
+    if num_labels is None:
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    else:
+        config.num_labels = num_labels
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
