@@ -36,7 +36,7 @@ def model_dir(reward: str, path: str) -> Path:
     resolved = Path(path).expanduser().resolve()
     if not (resolved / "config.json").is_file():
         what = "has no config.json" if resolved.is_dir() else "does not exist"
-        raise FileNotFoundError(f"{reward}: param model: {path!r} ({resolved}) {what}; expected a local Hugging Face model directory")
+        raise FileNotFoundError(f"{reward}: param model: {path!r} ({resolved}) {what}; expected a Hugging Face model directory")
     return resolved
 
 
@@ -47,10 +47,10 @@ def cached(key: tuple, load: Callable[[], T]) -> T:
     return _LOADED[key]
 
 
-def strip_specials(text: str, tokenizer: Any, extra: tuple[str, ...] = ()) -> str:
-    """`text` NFKC-normalised without any special-token string of `tokenizer` or any of `extra`, repeated until
-    none is left (removing one may join the pieces of another), so policy text never tokenizes to a control token."""
-    banned = sorted({t for t in [*tokenizer.all_special_tokens, *tokenizer.get_added_vocab(), *extra] if t}, key=len, reverse=True)
+def strip_specials(text: str, tokenizer: Any) -> str:
+    """`text` NFKC-normalised without any special or added token string of `tokenizer`, repeated until none is left
+    (removing one may join the pieces of another), so policy text never tokenizes to a control token."""
+    banned = sorted({t for t in [*tokenizer.all_special_tokens, *tokenizer.get_added_vocab()] if t}, key=len, reverse=True)
     text = unicodedata.normalize("NFKC", text)
     while True:
         cleaned = text

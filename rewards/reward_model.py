@@ -9,8 +9,9 @@ head reads the last real token of each row, as it does for one row alone (a mode
 token is given, per batch, an id no row contains). The score is the `label` logit (`logit`
 component) through `transform`: `raw`, `sigmoid`, or `standardize` ((logit - mean) / std).
 
-The model is loaded once per reward worker process per (path, dtype); workers are Ray actors, so
-the reward pool gives the parallelism, the per-sample timeout and the failure isolation.
+The model is loaded once per reward worker process per (path, dtype), as the worker starts (outside
+the per-sample time bound); workers are Ray actors, so the reward pool gives the parallelism, the
+per-sample timeout and the failure isolation.
 """
 
 from __future__ import annotations
@@ -104,7 +105,13 @@ def apply(transform: str, logit: float, mean: float, std: float) -> float:
     return logit
 
 
-@register_reward(NAME, batched=True)
+def warm_up(**params: Any) -> None:
+    """Load the model as the worker starts (errors surface again when samples are scored)."""
+    p = parse_params(NAME, RewardModelParams, params)
+    load(p.model, p.dtype)
+
+
+@register_reward(NAME, batched=True, warmup=warm_up)
 def reward_model(samples: list[Sample], **params: Any) -> list[RewardResult]:
     """A local sequence-classification model's logit for prompt + response (raw, sigmoid or standardised)."""
     import torch
@@ -122,5 +129,6 @@ def reward_model(samples: list[Sample], **params: Any) -> list[RewardResult]:
         for (_, dropped), row in zip(chunk, logits(model, [ids for ids, _ in chunk], pad_id)):
             logit = row[p.label]
             info = f"{dropped} tokens truncated from the left" if dropped else ""
-            out.append(RewardResult(apply(p.transform, logit, p.mean, p.std), {"logit": logit, "truncated": float(dropped)}, info))
+            components = {"logit": logit, "truncated": float(dropped)}
+            out.append(RewardResult(apply(p.transform, logit, p.mean, p.std), components, info))
     return out
