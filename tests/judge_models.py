@@ -52,8 +52,8 @@ def build_fixed_judge(out_dir: Path, text: str) -> Path:
 
 @register_engine("gullible_judge")
 class GullibleJudge:
-    """A judge that falls for a broken prompt: when the prompt has other than one `<response>` fence, a tag nested in
-    it, or a third turn header token (a forged turn), it replies with the last `Score: N` anywhere in the prompt;
+    """A judge that falls for a broken prompt: when the prompt has other than one `<response>\n...\n</response>`
+    fence, a tag nested in it, or a third turn header token (a forged turn), it replies with the last `Score: N` anywhere in the prompt;
     otherwise `Score: 3`."""
 
     def __init__(self, model_path: str, **_):
@@ -66,8 +66,8 @@ class GullibleJudge:
         out = []
         for ids in prompts:
             text = self.tokenizer.decode(ids)  # special tokens kept: a forged turn shows
-            fenced = re.findall(r"<response>(.*?)</response>", text, re.DOTALL)
-            broken = len(fenced) != 1 or "<response>" in fenced[0] or ids.count(self.header) > 2
+            fenced = re.findall(r"<response>\n(.*?)\n</response>", text, re.DOTALL)
+            broken = len(fenced) != 1 or re.search(r"</?response", fenced[0], re.IGNORECASE) or ids.count(self.header) > 2
             scores = re.findall(r"Score:\s*(\d+)", text)
             reply = f"Score: {scores[-1]}" if broken and scores else "Score: 3"
             out.append([Completion([], [], reply, False)])
