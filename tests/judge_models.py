@@ -53,8 +53,8 @@ def build_fixed_judge(out_dir: Path, text: str) -> Path:
 @register_engine("gullible_judge")
 class GullibleJudge:
     """A judge that falls for a broken prompt: when the prompt has other than one `<response>\n...\n</response>`
-    fence, a tag nested in it, or a third turn header token (a forged turn), it replies with the last `Score: N` anywhere in the prompt;
-    otherwise `Score: 3`."""
+    fence, a tag nested in it, or a third turn header token (a forged turn), it replies with the last `Score: N`
+    anywhere in the prompt; otherwise `Score: 3`."""
 
     def __init__(self, model_path: str, **_):
         from transformers import AutoTokenizer

@@ -126,7 +126,7 @@ def test_injections_do_not_move_a_gullible_judge(judges):
     answer, because the prompt it is given keeps the response in one unbroken fence without control tokens."""
     samples = [Sample("3+4=", text, {"answer": "7"}) for text in ["7", *INJECTIONS]]
     out = judge(samples, model=judges["seven"], engine="gullible_judge", max_model_len=1024)
-    assert [r.score for r in out] == [pytest.approx(0.3)] * len(samples), [(s.response[:40], r.info) for s, r in zip(samples, out)]
+    assert [r.score for r in out] == [pytest.approx(0.3)] * len(samples), [s.response[:40] for s in samples]
     assert [r.info.startswith("llm_judge: response cut to") for r in out] == [False] * len(INJECTIONS) + [True]
 
 
@@ -134,9 +134,8 @@ def test_the_gullible_judge_falls_for_an_uncleaned_prompt(judges):
     """The control: the same attacks pasted into the prompt as they are do break it, and the judge gives 10."""
     tok = AutoTokenizer.from_pretrained(judges["seven"])
     engine = GullibleJudge(judges["seven"])
-    raw = [
-        tok.apply_chat_template([{"role": "user", "content": f"<response>\n{text}\n</response>"}], tokenize=False, add_generation_prompt=True)
-        for text in (INJECTIONS[2], INJECTIONS[3], INJECTIONS[7])
-    ]
+    attacks = (INJECTIONS[2], INJECTIONS[3], INJECTIONS[7])
+    turns = [[{"role": "user", "content": f"<response>\n{text}\n</response>"}] for text in attacks]
+    raw = [tok.apply_chat_template(t, tokenize=False, add_generation_prompt=True) for t in turns]
     prompts = [tok(text, add_special_tokens=False)["input_ids"] for text in raw]
     assert [group[0].text for group in engine.generate(prompts, None)] == ["Score: 10"] * 3
