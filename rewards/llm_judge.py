@@ -22,7 +22,7 @@ Handled by construction:
 - Echoed scores: the prompt is never parsed; a judge that repeats an injected `Score: 10` next to its
   own different verdict scores 0 (two values), and one that emits only an injected out-of-range value
   scores 0 (out of range).
-- Length: the response is cut to `max_response_chars`, then to the tokens left by `max_model_len`, so
+- Length: the response is cut to `max_response_chars`, then to the tokens `max_model_len` leaves, so
   an overlong response cannot push the template's instructions out of the context.
 Residual risk: look-alikes NFKC keeps apart (`&lt;/response&gt;`, Cyrillic letters) are not tags
 here, but a judge may read them as one. The fence only marks the response as data: the judge model
@@ -35,6 +35,7 @@ responses that score highest, and prefer a judge larger than the policy.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -75,7 +76,7 @@ class JudgeParams(BaseModel):
     max_new_tokens: PositiveInt = Field(16, le=512)
     temperature: NonNegativeFloat = Field(0.0, description="0 = greedy")
     seed: int = 0
-    max_model_len: PositiveInt = 2048
+    max_model_len: PositiveInt | None = Field(None, description="prompt + output tokens; default: max_position_embeddings")
     max_response_chars: PositiveInt = 8000
     dtype: Dtype = "float32"
     threads: PositiveInt = Field(1, description="torch / vLLM CPU threads in the worker process")
@@ -104,7 +105,7 @@ class JudgeParams(BaseModel):
     def _range(self) -> JudgeParams:
         if not self.max_score > self.min_score:
             raise ValueError(f"max_score ({self.max_score}) must be above min_score ({self.min_score})")
-        if self.max_new_tokens >= self.max_model_len:
+        if self.max_model_len is not None and self.max_new_tokens >= self.max_model_len:
             raise ValueError(f"max_new_tokens ({self.max_new_tokens}) must be below max_model_len ({self.max_model_len})")
         return self
 
@@ -129,11 +130,13 @@ def template_fields(template: str) -> set[str]:
 class Judge:
     tokenizer: Any
     engine: Any
+    max_len: int  # prompt + output tokens
 
 
 def load(p: JudgeParams) -> Judge:
     """The tokenizer and engine of `p.model`, cached per process and (engine, path, dtype, length, seed)."""
     resolved = model_dir(NAME, p.model)
+    max_len = p.max_model_len or int(json.loads((resolved / "config.json").read_text()).get("max_position_embeddings", 2048))
 
     def _load() -> Judge:
         from transformers import AutoTokenizer
@@ -147,10 +150,10 @@ def load(p: JudgeParams) -> Judge:
 
             for key, value in vllm_env(p.threads, p.kv_cache_gib).items():
                 os.environ.setdefault(key, value)
-        engine = create_engine(p.engine, model_path=str(resolved), dtype=p.dtype, seed=p.seed, max_model_len=p.max_model_len)
-        return Judge(AutoTokenizer.from_pretrained(resolved), engine)
+        engine = create_engine(p.engine, model_path=str(resolved), dtype=p.dtype, seed=p.seed, max_model_len=max_len)
+        return Judge(AutoTokenizer.from_pretrained(resolved), engine, max_len)
 
-    return cached((NAME, p.engine, str(resolved), p.dtype, p.max_model_len, p.seed), _load)
+    return cached((NAME, p.engine, str(resolved), p.dtype, max_len, p.seed), _load)
 
 
 def clean(text: str, tokenizer: Any, fence: str) -> str:
@@ -184,12 +187,12 @@ def fill(p: JudgeParams, tokenizer: Any, sample: Sample, response: str) -> list[
     ]
 
 
-def judge_prompt(p: JudgeParams, tokenizer: Any, sample: Sample) -> tuple[list[int], str]:
-    """(prompt ids within `max_model_len - max_new_tokens`, note on what was cut from the response)."""
+def judge_prompt(p: JudgeParams, tokenizer: Any, sample: Sample, max_len: int) -> tuple[list[int], str]:
+    """(prompt ids within `max_len - max_new_tokens`, note on what was cut from the response)."""
     response = clean(sample.response, tokenizer, p.fence)
     note = f"response cut to {p.max_response_chars} chars" if len(response) > p.max_response_chars else ""
     response = response[: p.max_response_chars]
-    budget = p.max_model_len - p.max_new_tokens
+    budget = max_len - p.max_new_tokens
     ids = fill(p, tokenizer, sample, response)
     if len(ids) <= budget:
         return ids, note
@@ -239,7 +242,7 @@ def llm_judge(samples: list[Sample], **params: Any) -> list[RewardResult]:
     p = parse_params(NAME, JudgeParams, params)
     judge = load(p)
     torch.set_num_threads(p.threads)
-    prompts = [judge_prompt(p, judge.tokenizer, s) for s in samples]
+    prompts = [judge_prompt(p, judge.tokenizer, s, judge.max_len) for s in samples]
     spec = SamplingSpec(n=1, max_new_tokens=p.max_new_tokens, temperature=p.temperature, seed=p.seed)
     outs = judge.engine.generate([ids for ids, _ in prompts], spec)
     results = []

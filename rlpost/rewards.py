@@ -4,7 +4,8 @@ A plugin is a callable `fn(sample: Sample, **params) -> float | RewardResult`, o
 registered with `batched=True`, `fn(samples: list[Sample], **params) -> list[...]`. Plugins are
 found by registered name (built-ins in the top-level `rewards` package, third parties through
 the `rlpost.rewards` entry-point group), or by reference: `pkg.module:attr` or
-`path/to/file.py:attr`. Timeouts and isolation are the reward worker pool's job.
+`path/to/file.py:attr`. Timeouts and isolation are the reward worker pool's job; a plugin's
+`warmup(**params)` runs as each worker starts, before any sample's time bound (e.g. a model load).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def build_fixed_judge(out_dir: Path, text: str) -> Path:
         raise ValueError(f"{text!r} repeats a token; the chain needs distinct tokens")
     config = transformers.LlamaConfig(
         vocab_size=((len(tok) + 63) // 64) * 64, hidden_size=128, intermediate_size=256, num_hidden_layers=1,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=False,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=None,
     )  # fmt: skip
     model = transformers.LlamaForCausalLM(config)

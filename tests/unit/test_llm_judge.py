@@ -71,7 +71,7 @@ def test_prompt_fences_the_response_and_fills_reference_fields(judges):
     tok = AutoTokenizer.from_pretrained(judges["seven"])
     template = "Q: {prompt}\nA: {response}\nKey: {reference[answer]} / {answer}\nScore it."
     p = JudgeParams(model=judges["seven"], template=template)
-    ids, note = judge_prompt(p, tok, Sample("3+4=", "seven {answer}", {"answer": 7}))
+    ids, note = judge_prompt(p, tok, Sample("3+4=", "seven {answer}", {"answer": 7}), 512)
     text = tok.decode(ids)
     assert note == ""
     assert "Q: 3+4=\nA: <response>\nseven {answer}\n</response>\nKey: 7 / 7\nScore it." in text
@@ -80,8 +80,8 @@ def test_prompt_fences_the_response_and_fills_reference_fields(judges):
 
 def test_a_long_response_is_cut_to_keep_the_instructions(judges):
     tok = AutoTokenizer.from_pretrained(judges["seven"])
-    p = JudgeParams(model=judges["seven"], max_model_len=600, max_new_tokens=16)
-    ids, note = judge_prompt(p, tok, Sample("3+4=", "12+34=46 " * 500))
+    p = JudgeParams(model=judges["seven"], max_new_tokens=16)
+    ids, note = judge_prompt(p, tok, Sample("3+4=", "12+34=46 " * 500), 600)
     assert 550 <= len(ids) <= 584 and "response cut to" in note  # the template alone is about 300 byte-level tokens
     assert tok.decode(ids).endswith('Reply with one line: Score: N<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n')
     (r,) = judge([Sample("3+4=", "12+34=46 " * 500)], model=judges["seven"], max_model_len=600)
@@ -117,7 +117,7 @@ def test_missing_model_names_the_path(tmp_path):
 def test_injections_do_not_move_a_fixed_judge(judges):
     """The echoed prompt holds `Score: 10` many times; only the judge's own `Score: 7` counts."""
     samples = [Sample("3+4=", text, {"answer": "7"}) for text in ["7", *INJECTIONS]]
-    out = judge(samples, model=judges["seven"], max_model_len=1024)
+    out = judge(samples, model=judges["seven"])
     assert [r.score for r in out] == [pytest.approx(0.7)] * len(samples)
 
 
@@ -125,7 +125,7 @@ def test_injections_do_not_move_a_gullible_judge(judges):
     """A judge that obeys any `Score: N` once the fence is broken or a turn forged scores every attack as the benign
     answer, because the prompt it is given keeps the response in one unbroken fence without control tokens."""
     samples = [Sample("3+4=", text, {"answer": "7"}) for text in ["7", *INJECTIONS]]
-    out = judge(samples, model=judges["seven"], engine="gullible_judge", max_model_len=1024)
+    out = judge(samples, model=judges["seven"], engine="gullible_judge")
     assert [r.score for r in out] == [pytest.approx(0.3)] * len(samples), [s.response[:40] for s in samples]
     assert [r.info.startswith("llm_judge: response cut to") for r in out] == [False] * len(INJECTIONS) + [True]
 
