@@ -48,9 +48,11 @@ def cached(key: tuple, load: Callable[[], T]) -> T:
 
 
 def strip_specials(text: str, tokenizer: Any) -> str:
-    """`text` NFKC-normalised without any special or added token string of `tokenizer`, repeated until none is left
-    (removing one may join the pieces of another), so policy text never tokenizes to a control token."""
-    banned = sorted({t for t in [*tokenizer.all_special_tokens, *tokenizer.get_added_vocab()] if t}, key=len, reverse=True)
+    """`text` NFKC-normalised without any special token string of `tokenizer` (named ones and added tokens marked
+    special), repeated until none is left (removing one may join the pieces of another), so policy text never
+    tokenizes to a control token."""
+    added = [t.content for t in tokenizer.added_tokens_decoder.values() if t.special]
+    banned = sorted({t for t in [*tokenizer.all_special_tokens, *added] if t}, key=len, reverse=True)
     text = unicodedata.normalize("NFKC", text)
     while True:
         cleaned = text

@@ -12,6 +12,7 @@ import ray
 from rlpost.cluster.reward_pool import RewardPool
 from rlpost.cluster.runtime import actor_options
 from rlpost.rewards import Sample, resolve_reward
+from tests.conftest import ROOT
 from tests.judge_models import build_fixed_judge
 from tests.model_zoo import build_model
 
@@ -85,3 +86,15 @@ def test_judge_on_vllm_in_a_worker(dirs):
     finally:
         one.close()
     assert [(o.score, o.error) for o in out] == [(pytest.approx(0.7), None)] * 4
+
+
+def test_a_slow_warm_up_is_outside_the_sample_time_bound():
+    """A 3 s warm-up (a model load) runs as each worker starts; the samples, bound at 1 s, are scored in time."""
+    plugin = f"{ROOT / 'tests/plugins/slow_start.py'}:slow_start"
+    bindings = {"env": [{"name": plugin, "weight": 1.0, "params": {"warm_s": 3.0}}]}
+    p = RewardPool(bindings, num_workers=2, timeout_s=1.0, fallback=-1.0, actor_options=actor_options({"OMP_NUM_THREADS": "1"}))
+    try:
+        out = p.score([Sample("p", str(i)) for i in range(6)], ["env"] * 6, chunk_size=2)
+    finally:
+        p.close()
+    assert [(o.score, o.error) for o in out] == [(1.0, None)] * 6 and p.restarts == 0
