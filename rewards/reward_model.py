@@ -4,9 +4,11 @@ The text is `prompt + response`, or with `chat: true` the tokenizer's chat templ
 (prompt) and an assistant turn (response). Special-token strings the policy wrote are removed first,
 so a response cannot forge the template's turn markers. A sequence over `max_length` tokens loses
 tokens from the left: the start of the prompt goes first, the response is kept whole while it fits
-(component `truncated`: tokens dropped). Samples are scored `batch_size` at a time, right-padded; the
-head reads the last real token of each row, as it does for one row alone (a model without a pad
-token is given, per batch, an id no row contains). The score is the `label` logit (`logit`
+(component `truncated`: tokens dropped). A response of `max_length` tokens or more leaves the model
+no prompt to judge it against, so set `max_length` above the longest prompt plus `max_new_tokens`.
+Samples are scored `batch_size` at a time, right-padded; the head reads the last real token of each
+row, as it does for one row alone (a model without a pad token is given, per batch, an id no row
+contains). The score is the `label` logit (`logit`
 component) through `transform`: `raw`, `sigmoid`, or `standardize` ((logit - mean) / std).
 
 The model is loaded once per reward worker process per (path, dtype), as the worker starts (outside
