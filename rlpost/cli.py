@@ -117,11 +117,12 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def _local_scorer(plugin: RewardPlugin, params: dict[str, Any], workers: int, timeout_s: float):
     """A function scoring a batch of samples to (result, seconds) pairs, and one that releases what it holds.
 
-    Without `workers`: one sample at a time in this process, each timed. With `workers` > 0: the batch
-    spread over a local Ray pool of that many reward workers, one sample per task, so they run in
-    parallel; each sample's seconds are then the batch's wall time shared out evenly.
+    Without `workers`: one sample at a time in this process, each timed (after the plugin's warm-up).
+    With `workers` > 0: the batch spread over a local Ray pool of that many reward workers, one sample
+    per task, so they run in parallel; each sample's seconds are then the batch's wall time shared out evenly.
     """
     if not workers:
+        plugin.warm_up(params)
         bindings = [(plugin, 1.0, params)]
         return lambda batch: [_timed(lambda s=s: score_with_bindings(bindings, [s], 0.0)[0]) for s in batch], lambda: None
     from rlpost.cluster.reward_pool import RewardPool

@@ -4,7 +4,8 @@ A plugin is a callable `fn(sample: Sample, **params) -> float | RewardResult`, o
 registered with `batched=True`, `fn(samples: list[Sample], **params) -> list[...]`. Plugins are
 found by registered name (built-ins in the top-level `rewards` package, third parties through
 the `rlpost.rewards` entry-point group), or by reference: `pkg.module:attr` or
-`path/to/file.py:attr`. Timeouts and isolation are the reward worker pool's job.
+`path/to/file.py:attr`. Timeouts and isolation are the reward worker pool's job; a plugin's
+`warmup(**params)` runs as each worker starts, before any sample's time bound (e.g. a model load).
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ class RewardPlugin:
     fn: Callable[..., Any]
     description: str = ""
     batched: bool = False
+    warmup: Callable[..., Any] | None = None  # warmup(**params): load what scoring needs (e.g. a model)
+
+    def warm_up(self, params: dict[str, Any]) -> None:
+        """Run `warmup(**params)` if there is one. Its errors are dropped here: scoring meets them again and records
+        them per sample, so a bad binding costs its samples the fallback score, not the run."""
+        if self.warmup is None:
+            return
+        try:
+            self.warmup(**params)
+        except Exception:  # noqa: BLE001, S110 - reported by the scoring call that fails the same way
+            pass
 
     def __call__(self, samples: list[Sample], params: dict[str, Any]) -> list[RewardResult]:
         """Score `samples`; always returns one validated `RewardResult` per sample."""
@@ -57,13 +69,16 @@ class RewardPlugin:
 REWARDS: dict[str, RewardPlugin] = {}
 
 
-def register_reward(name: str, *, description: str | None = None, batched: bool = False):
-    """Decorator: register `fn` under `name` (the first docstring line is its description)."""
+def register_reward(
+    name: str, *, description: str | None = None, batched: bool = False, warmup: Callable[..., Any] | None = None
+):
+    """Decorator: register `fn` under `name` (the first docstring line is its description). `warmup(**params)`, when
+    given, runs once per binding as a reward worker starts, before any sample's time bound runs (a model load)."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in REWARDS and REWARDS[name].fn is not fn:
             raise ValueError(f"reward {name!r} is already registered")
-        REWARDS[name] = RewardPlugin(name, fn, description or first_line(fn.__doc__), batched)
+        REWARDS[name] = RewardPlugin(name, fn, description or first_line(fn.__doc__), batched, warmup)
         return fn
 
     return wrap

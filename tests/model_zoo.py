@@ -74,20 +74,27 @@ def build_tokenizer(family: Family, vocab_size: int = 400):
     return tok
 
 
-def build_model(name: str, out_dir: Path, seed: int = 0) -> Path:
-    """A random-init model of family `name` with its tokenizer, saved as a Hugging Face directory."""
+def build_model(name: str, out_dir: Path, seed: int = 0, num_labels: int | None = None, **overrides) -> Path:
+    """A random-init model of family `name` with its tokenizer, saved as a Hugging Face directory: a causal LM,
+    or with `num_labels` a sequence classifier (`<Family>ForSequenceClassification`, head on the last token).
+    `overrides` replace config keys (e.g. `num_hidden_layers`)."""
     import torch
     import transformers
 
     family = FAMILIES[name]
     tok = build_tokenizer(family)
-    config = getattr(transformers, family.config)(
+    keys = dict(
         vocab_size=((len(tok) + 63) // 64) * 64, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **dict(family.extra),
     )  # fmt: skip
+    config = getattr(transformers, family.config)(**{**keys, **overrides})
     torch.manual_seed(seed)
-    model = transformers.AutoModelForCausalLM.from_config(config)
+    if num_labels is None:
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    else:
+        config.num_labels = num_labels
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)

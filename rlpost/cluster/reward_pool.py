@@ -39,6 +39,9 @@ class RewardWorker:
         self.bindings = {
             key: [(resolve_reward(b["name"]), b["weight"], b["params"]) for b in specs] for key, specs in bindings.items()
         }
+        for specs in self.bindings.values():  # model loads and the like, outside the per-sample time bound
+            for plugin, _, params in specs:
+                plugin.warm_up(params)
 
     def ready(self) -> bool:
         return True

@@ -6,8 +6,9 @@ __all__ = ["ENGINES", "Completion", "RolloutEngine", "SamplingSpec", "register_e
 
 
 def create_engine(name: str, **kwargs) -> RolloutEngine:
-    """Build the engine registered as `name` (importing its module on demand)."""
+    """Build the engine registered as `name` (importing a built-in engine's module on demand)."""
     import importlib
 
-    importlib.import_module(f"rlpost.rollout.{name}_engine")
+    if name not in ENGINES:
+        importlib.import_module(f"rlpost.rollout.{name}_engine")
     return ENGINES[name](**kwargs)

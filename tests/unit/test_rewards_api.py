@@ -160,6 +160,21 @@ def test_as_result_rejects_non_numeric_and_non_finite(value, error):
         as_result(value, "test_name")
 
 
+def test_warm_up_runs_with_the_params_and_keeps_errors_for_scoring():
+    seen = []
+
+    def warm(**params):
+        seen.append(params)
+        if params.get("broken"):
+            raise FileNotFoundError("no model")
+
+    plugin = RewardPlugin("test_warm", lambda s, **_: 1.0, "", False, warm)
+    plugin.warm_up({"model": "m"})
+    plugin.warm_up({"broken": True})  # dropped: scoring would fail on the same cause and record it per sample
+    RewardPlugin("test_cold", lambda s: 1.0).warm_up({"x": 1})  # no warm-up: nothing runs
+    assert seen == [{"model": "m"}, {"broken": True}]
+
+
 # --------------------------------------------------------------------------------------
 # score_with_bindings
 # --------------------------------------------------------------------------------------
