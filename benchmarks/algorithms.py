@@ -125,24 +125,20 @@ def warm_checkpoint(workdir: Path) -> str:
     return prepare_model(cfg, workdir / "warmup", print)
 
 
-def plot(results: dict, out: Path) -> None:
+def plot_curves(curves: dict[str, list[float]], title: str, out: Path, window: int = 10) -> None:
+    """Reward per step for each label: faint raw, bold `window`-step running mean."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for algo, r in results.items():
-        if r.get("ok"):
-            curve = r["reward_curve"]
-            steps = range(1, len(curve) + 1)
-            (line,) = ax.plot(steps, curve, alpha=0.25, linewidth=0.8)
-            window = 10
-            smooth = [
-                sum(curve[max(0, i - window + 1) : i + 1]) / len(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))
-            ]
-            ax.plot(steps, smooth, color=line.get_color(), linewidth=2, label=f"{algo} ({r['step_s_mean']:.2f} s/step)")
-    ax.set_title("carry-heavy 2-digit addition, tiny model, same warmed-up start (bold: 10-step mean)", fontsize=10)
+    for label, curve in curves.items():
+        steps = range(1, len(curve) + 1)
+        (line,) = ax.plot(steps, curve, alpha=0.25, linewidth=0.8)
+        smooth = [statistics.mean(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))]
+        ax.plot(steps, smooth, color=line.get_color(), linewidth=2, label=label)
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("step")
     ax.set_ylabel("mean reward (exact answer)")
     ax.legend()
@@ -150,6 +146,11 @@ def plot(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
+
+
+def plot(results: dict, out: Path) -> None:
+    curves = {f"{algo} ({r['step_s_mean']:.2f} s/step)": r["reward_curve"] for algo, r in results.items() if r.get("ok")}
+    plot_curves(curves, "carry-heavy 2-digit addition, tiny model, same warmed-up start (bold: 10-step mean)", out)
 
 
 def markdown(results: dict) -> str:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from algorithms import ROOT, SKIP, run_one, warm_checkpoint
+from algorithms import ROOT, SKIP, plot_curves, run_one, warm_checkpoint
 
 MODES = ("sync", "one_step", "async")
 LEARNER_PHASES = ("old_logprobs", "ref", "values", "train", "weight_sync")
@@ -60,25 +60,8 @@ def summarise(run: dict, metrics: list[dict], samples_per_step: int) -> dict:
 
 
 def plot(results: dict, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for mode, r in results.items():
-        curve = r["reward_curve"]
-        window = 5
-        smooth = [statistics.mean(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))]
-        ax.plot(range(1, len(curve) + 1), smooth, linewidth=2, label=f"{mode} ({r['samples_per_s']:.0f} samples/s)")
-    ax.set_title("reward per step over the same samples (5-step mean)", fontsize=10)
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean reward (exact answer)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    curves = {f"{mode} ({r['samples_per_s']:.0f} samples/s)": r["reward_curve"] for mode, r in results.items()}
+    plot_curves(curves, "reward per step over the same samples, by rollout mode (bold: 5-step mean)", out, window=5)
 
 
 def markdown(results: dict) -> str:

@@ -5,19 +5,13 @@ producer generates."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
 
 from rlpost.checkpoint import COMPLETE_MARKER, latest_checkpoint, read_state
 from rlpost.config import build_config
-from tests.conftest import ROOT
-from tests.integration.test_lifecycle import FaultyTrainer, experiment, kill, steps_logged, train
+from tests.integration.test_lifecycle import FaultyTrainer, experiment, kill, kill_after, steps_logged, train
 
 pytestmark = pytest.mark.slow
 
@@ -32,18 +26,7 @@ def test_async_run_holds_the_bound_and_resumes_after_sigkill_with_every_step_onc
     data["rollout"].update(mode="async", max_staleness=2)
     config = tmp_path / "exp.yaml"
     config.write_text(yaml.safe_dump(data))
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rlpost.cli", "train", str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 600
-    while len(steps_logged(run_dir)) < 3:
-        assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "the first run made no progress"
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after(config, run_dir, 3, tmp_path / "first.log")
     saved = read_state(latest_checkpoint(run_dir)).step
     assert saved in (2, 4)
 

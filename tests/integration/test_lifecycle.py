@@ -47,22 +47,28 @@ def train(config: Path, *extra: str, timeout: float = 600) -> subprocess.Complet
     )  # fmt: skip
 
 
+def kill_after(config: Path, run_dir: Path, steps: int, log: Path) -> None:
+    """`rlpost train config` in a subprocess, SIGKILLed (with the Ray processes it started) once `steps`
+    steps are logged."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rlpost.cli", "train", str(config)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 600
+        while len(steps_logged(run_dir)) < steps:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first run made no progress"
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_sigkill_then_resume_continues_where_it_stopped(tmp_path):
     run_dir = tmp_path / "run"
     config = tmp_path / "exp.yaml"
     config.write_text(yaml.safe_dump(experiment(run_dir, steps=6, save_every=2)))
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rlpost.cli", "train", str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 600
-    while len(steps_logged(run_dir)) < 3:  # step 2's checkpoint is written before step 3 starts
-        assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "the first run made no progress"
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray processes it started
-    proc.wait()
+    kill_after(config, run_dir, 3, tmp_path / "first.log")  # step 2's checkpoint is written before step 3 starts
     killed_at = steps_logged(run_dir)
     assert killed_at[:3] == [1, 2, 3] and len(killed_at) < 6
     checkpoint = latest_checkpoint(run_dir)

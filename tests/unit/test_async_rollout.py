@@ -70,19 +70,25 @@ def test_async_rows_and_resume_match_a_sync_run(tmp_path):
     assert [c[0] for c in again.engines.calls] == [c[0] for c in sync.engines.calls[2:]]
 
 
-def test_a_producer_failure_stops_the_run_at_the_step_that_needed_the_batch(tmp_path):
-    def fail_third_generate(fakes: FakeCluster) -> None:
+def failing_generate(call: int, failure: ActorFailure):
+    """A `before_launch` hook: generate call number `call` (1-based) raises `failure`."""
+
+    def hook(fakes: FakeCluster) -> None:
         real, calls = fakes.engines.generate, []
 
         def generate(prompts, spec):
             calls.append(1)
-            if len(calls) == 3:
-                raise ActorFailure("reward worker", 0, "worker lost")
+            if len(calls) == call:
+                raise failure
             return real(prompts, spec)
 
         fakes.engines.generate = generate
 
-    fakes = FakeCluster(right_first(2), before_launch=fail_third_generate)
+    return hook
+
+
+def test_a_producer_failure_stops_the_run_at_the_step_that_needed_the_batch(tmp_path):
+    fakes = FakeCluster(right_first(2), before_launch=failing_generate(3, ActorFailure("reward worker", 0, "worker lost")))
     with pytest.raises(TrainingFailed) as info:
         train(experiment(tmp_path, steps=4, rollout={"mode": "async"}), fakes)
     assert "run stopped at step 3 (2 done)" in str(info.value) and "reward worker 0 failed" in str(info.value)
@@ -90,18 +96,7 @@ def test_a_producer_failure_stops_the_run_at_the_step_that_needed_the_batch(tmp_
 
 
 def test_a_dead_engine_in_the_producer_is_restarted_and_its_batch_redone(tmp_path):
-    def die_once(fakes: FakeCluster) -> None:
-        real, calls = fakes.engines.generate, []
-
-        def generate(prompts, spec):
-            calls.append(1)
-            if len(calls) == 2:
-                raise ActorFailure("rollout engine", 0, "engine died")
-            return real(prompts, spec)
-
-        fakes.engines.generate = generate
-
-    fakes = FakeCluster(right_first(2), before_launch=die_once)
+    fakes = FakeCluster(right_first(2), before_launch=failing_generate(2, ActorFailure("rollout engine", 0, "engine died")))
     run_dir = train(experiment(tmp_path, steps=3, rollout={"mode": "one_step"}), fakes)
     assert [m["step"] for m in lines(run_dir, "metrics.jsonl")] == [1, 2, 3]
     assert fakes.engines.restarts == [0]
