@@ -206,6 +206,24 @@ def time_stages(tasks: list[dict[str, Any]], modes: list[str], formal_timeout_s:
     return {mode: {k: statistics.median(v) for k, v in per.items()} for mode, per in results.items()}
 
 
+def proof_status(info: str) -> tuple[str, str]:
+    """(proven | bounded | counterexample | unknown | none, detail) of a scored candidate, read off the reward's `info`."""
+    note = info[info.index("formal: ") :].strip() if "formal: " in info else ""
+    for prefix, status in (("formal: proven", "proven"), ("formal: bounded-proven", "bounded"),
+                           ("formal: counterexample", "counterexample"), ("formal: unknown", "unknown")):  # fmt: skip
+        if note.startswith(prefix):
+            return status, note.removeprefix(prefix).strip(" ()").removesuffix("), simulation verdict kept")
+    return "none", info[:200]
+
+
+def reference_proofs(done: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    """How the proof ended on each reference under a formal mode: counts per status and the details of the others."""
+    statuses = {d["task_id"]: proof_status(r["info"]) for d in done for r in d["reference"][mode].values()}
+    counts = {k: sum(st == k for st, _ in statuses.values()) for k in ("proven", "bounded", "counterexample", "unknown", "none")}
+    details = {task: f"{st}: {why}" for task, (st, why) in statuses.items() if st not in ("proven", "bounded")}
+    return {"counts": counts, "not_passed": details}
+
+
 def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str]) -> dict[str, Any]:
     """Counts per mode and testbench variant, and the designs whose catches differ between variants."""
     summary: dict[str, Any] = {"loaded": len(suite["tasks"]), "skipped": suite["skipped"], "modes": {}}
@@ -231,6 +249,8 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
             if len(set(caught.values())) > 1:
                 differs[d["task_id"]] = caught
         summary["modes"][mode] = {"variants": per_variant, "designs_where_variants_differ": differs}
+        if mode != "simulate":
+            summary["modes"][mode]["reference_proofs"] = reference_proofs(done, mode)
     return summary
 
 
@@ -258,6 +278,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
                     f"| {c['abnormal']} | {c['survived']} | {rate} |"
                 )
         for mode, m in s["summary"]["modes"].items():
+            lines += _proof_lines(mode, m.get("reference_proofs"))
             failing = {t: i for c in m["variants"].values() for t, i in c["references_failing"].items()}
             if failing:
                 lines += ["", f"References not functional ({mode}):", ""]
@@ -275,6 +296,15 @@ def markdown(results: dict[str, Any], command: str) -> str:
         lines.append("")
     lines += [f"Command: `{command}` (raw numbers in `benchmarks/results/rtl_suites.json`)."]
     return "\n".join(lines)
+
+
+def _proof_lines(mode: str, proofs: dict[str, Any] | None) -> list[str]:
+    """The proof's outcome on the references of one formal mode, and why where it did not pass."""
+    if not proofs:
+        return []
+    counts = ", ".join(f"{n} {status}" for status, n in proofs["counts"].items() if n)
+    lines = ["", f"Proof on the references ({mode}): {counts}.", ""]
+    return lines + [f"- {task}: {why[:240]}" for task, why in sorted(proofs["not_passed"].items())]
 
 
 def write_section(path: Path, body: str) -> None:
