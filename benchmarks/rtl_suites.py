@@ -143,7 +143,7 @@ def mutant_seed(task_id: str) -> int:
 
 def run_task(task: dict[str, Any], modes: list[str], count: int, formal_timeout_s: float) -> dict[str, Any]:
     """References and mutants of one task under every mode and its testbench variants."""
-    out: dict[str, Any] = {"task_id": task["task_id"], "reference": {}, "mutants": []}
+    out: dict[str, Any] = {"task_id": task["task_id"], "default_test": task["default_test"], "reference": {}, "mutants": []}
     for mode in modes:
         params = _mode_params(mode, False, formal_timeout_s)
         tests = _testbenches(task, mode)
@@ -153,10 +153,13 @@ def run_task(task: dict[str, Any], modes: list[str], count: int, formal_timeout_
             _score(task, tb, task["solution"], params)
             out["reference"][mode][v]["seconds"] = time.perf_counter() - start
     for kind, source in mutants(task["solution"], count, mutant_seed(task["task_id"])):
-        row = {"kind": kind, "edit": edit_line(task["solution"], source), "outcome": {}}
+        row: dict[str, Any] = {"kind": kind, "edit": edit_line(task["solution"], source), "outcome": {}, "proof": {}}
         for mode in modes:
             params = _mode_params(mode, False, formal_timeout_s)
-            row["outcome"][mode] = {v: _outcome(_score(task, tb, source, params)) for v, tb in _testbenches(task, mode).items()}
+            scored = {v: _score(task, tb, source, params) for v, tb in _testbenches(task, mode).items()}
+            row["outcome"][mode] = {v: _outcome(r) for v, r in scored.items()}
+            if mode != "simulate":
+                row["proof"][mode] = proof_status(next(iter(scored.values()))["info"])[0]
         out["mutants"].append(row)
     return out
 
@@ -224,6 +227,12 @@ def reference_proofs(done: list[dict[str, Any]], mode: str) -> dict[str, Any]:
     return {"counts": counts, "not_passed": details}
 
 
+def survivor_proofs(done: list[dict[str, Any]], mode: str) -> dict[str, int]:
+    """How the proof ended on the mutants that survived a formal mode (proven: an equivalent mutant, not a miss)."""
+    ends = [m["proof"][mode] for d in done for m in d["mutants"] if m["outcome"][mode][d["default_test"]] == "survived"]
+    return {status: ends.count(status) for status in sorted(set(ends))}
+
+
 def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str]) -> dict[str, Any]:
     """Counts per mode and testbench variant, and the designs whose catches differ between variants."""
     summary: dict[str, Any] = {"loaded": len(suite["tasks"]), "skipped": suite["skipped"], "modes": {}}
@@ -251,6 +260,7 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
         summary["modes"][mode] = {"variants": per_variant, "designs_where_variants_differ": differs}
         if mode != "simulate":
             summary["modes"][mode]["reference_proofs"] = reference_proofs(done, mode)
+            summary["modes"][mode]["survivor_proofs"] = survivor_proofs(done, mode)
     return summary
 
 
@@ -279,6 +289,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 )
         for mode, m in s["summary"]["modes"].items():
             lines += _proof_lines(mode, m.get("reference_proofs"))
+            if m.get("survivor_proofs"):
+                ends = ", ".join(f"{n} {status}" for status, n in m["survivor_proofs"].items())
+                lines += ["", f"Proof on the surviving mutants ({mode}): {ends} (proven: equivalent to the reference)."]
             failing = {t: i for c in m["variants"].values() for t, i in c["references_failing"].items()}
             if failing:
                 lines += ["", f"References not functional ({mode}):", ""]
@@ -303,8 +316,10 @@ def _proof_lines(mode: str, proofs: dict[str, Any] | None) -> list[str]:
     if not proofs:
         return []
     counts = ", ".join(f"{n} {status}" for status, n in proofs["counts"].items() if n)
-    lines = ["", f"Proof on the references ({mode}): {counts}.", ""]
-    return lines + [f"- {task}: {why[:240]}" for task, why in sorted(proofs["not_passed"].items())]
+    lines = ["", f"Proof on the references ({mode}): {counts}."]
+    if proofs["not_passed"]:
+        lines += [""] + [f"- {task}: {why[:240]}" for task, why in sorted(proofs["not_passed"].items())]
+    return lines
 
 
 def write_section(path: Path, body: str) -> None:
