@@ -44,6 +44,7 @@ _TOKEN = re.compile(
 _SIZED = re.compile(r"(\d+)\s*'([sS]?)([bBoOdDhH])\s*([0-9a-fA-F_]+)$")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*$")
 _KEYWORDS = frozenset("if else begin end case endcase always assign posedge negedge or and not default".split())
+_DECLARATIONS = frozenset("input output inout wire reg logic integer genvar parameter localparam".split())
 _SWAPS = {"+": "-", "-": "+", "&": "|", "|": "&", "&&": "||", "||": "&&", "==": "!=", "!=": "==", "<<": ">>", ">>": "<<"}
 _COMPARE = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
 _NON_COMMUTATIVE = frozenset({"-", "<", ">", "<=", ">=", "<<", ">>"})
@@ -161,11 +162,27 @@ def _simple(tok: re.Match[str]) -> bool:
     return (bool(_IDENT.match(text)) and text not in _KEYWORDS) or text[0].isdigit()
 
 
+def _declarations(toks: list[re.Match[str]]) -> list[bool]:
+    """Whether each token lies in a declaration statement (`input a, b;`, `wire x, y;`): names there are not operands."""
+    current, out = False, []
+    for i, t in enumerate(toks):
+        if i == 0 or toks[i - 1].group(0) in (";", "begin", "end", ")"):
+            current = t.group(0) in _DECLARATIONS
+        out.append(current)
+    return out
+
+
 def arm_swaps(toks: list[re.Match[str]]) -> Iterator[Edit]:
-    """`c ? x : y` -> `c ? y : x`, and `{x, y}` -> `{y, x}` for neighbours in a concatenation (x, y plain)."""
+    """`c ? x : y` -> `c ? y : x`, and `{x, y}` -> `{y, x}` for neighbours in a concatenation (x, y plain).
+
+    Only in the logic: never in a module header's port list nor in a declaration, where the order means nothing.
+    """
+    body, declared = _in_body(toks), _declarations(toks)
     for i in range(len(toks) - 3):
         first, mid, second, after = toks[i + 1], toks[i + 2], toks[i + 3], toks[i + 4] if i + 4 < len(toks) else None
         pair = (toks[i].group(0), mid.group(0))
+        if not body[i] or declared[i]:
+            continue
         if pair in (("?", ":"), ("{", ","), (",", ",")) and _simple(first) and _simple(second):
             closes = after is not None and after.group(0) in (";", ")", "}", ",")
             if closes and (pair[0] == "?" or after.group(0) in (",", "}")) and first.group(0) != second.group(0):

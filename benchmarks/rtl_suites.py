@@ -1,7 +1,7 @@
 """RTL suites: loading, references through the `rtl` reward, one-edit mutants caught, seconds per candidate per stage.
 
     .venv/bin/python benchmarks/rtl_suites.py /path/to/verilog-eval/dataset_spec-to-rtl /path/to/RTLLM \\
-        --mutants-per-task 6 --workers 2 --time-tasks 8
+        --modes simulate,formal,both --mutants-per-task 6 --workers 2 --time-tasks 8
 
 Each PATH is a VerilogEval v2 `dataset_spec-to-rtl` folder (it holds `*_prompt.txt`) or an RTLLM
 v2 checkout (it holds `design_description.txt` files), loaded with the `verilog` environment's
@@ -10,22 +10,26 @@ own loaders (envs.verilog). Per suite:
 - references functional: each reference solution (module renamed TopModule) as the candidate
   through `rewards.rtl.reward.rtl_reward` with `ppa: false`, once per mode of `--modes`
   (`function: <mode>` is passed for every mode other than `simulate`);
-- one-edit mutants of each reference (a small deterministic token-level mutator, below:
-  operator swap, constant bit flip, condition inversion, outside the module headers), scored
-  the same way: `caught` = the verdict counts mismatches, `abnormal` = compiled but ended
-  without a verdict (a timeout, a limit), `invalid` = failed the screen or stage 1 (does not
-  compile or no longer fits the testbench; left out of the rate), `survived` = functional,
-  `error` = the reward refused the task (its reference fails its own testbench; left out).
+- one-edit mutants of each reference, from benchmarks/rtl_mutants.py's generator (`mutants`,
+  seeded per task with the CRC-32 of its id; operator swaps, constant bit flips, inverted
+  conditions, swapped operands / arms, bit index moves, negations, outside the module header;
+  all of them kept: those that do not compile count as `invalid`), scored the same way:
+  `caught` = the verdict counts mismatches, `abnormal` = compiled but ended without a verdict
+  (a timeout, a limit), `invalid` = failed the screen or stage 1 (does not compile or no
+  longer fits the testbench; left out of the rate), `survived` = functional, `error` = the
+  reward refused the task (its reference fails its own testbench; left out).
   For RTLLM each mutant is scored against several generated testbenches (envs.verilog_tb):
   `legacy` (200 cycles re-drawn every cycle, one sample per cycle: the testbench before this
   change), `long` (1000 cycles, otherwise legacy), `hold` (1000 cycles, held inputs and
   corner values, one sample per cycle), `new` (the default: `hold` plus three samples per
   cycle) and `new-2000` (the default with 2000 cycles), so the designs where holding or
-  sampling phases matter show up; each reference is scored twice per testbench, the second
-  (warm) call timed: seconds per candidate with that testbench (stages 0-2);
+  sampling phases matter show up. The modes other than `simulate` use `new` alone (the proof
+  does not depend on the testbench). Each reference is scored twice per testbench, the second
+  (warm) call timed: seconds per candidate with that testbench;
 - seconds per candidate per stage on the first `--time-tasks` references, one at a time
   (`--workers` does not apply): the screen and stages 1+2 (syntax, fit and simulation; one
-  `harness.check`) timed by wrapping those functions from outside, the whole reward with
+  `harness.check`) and the proof (`formal.check`, formal modes) timed by wrapping those functions
+  from outside, the whole reward with
   `ppa: false` and `ppa: true` (warm: the reference's results cached), and `ppa: true` cold
   (caches cleared: the reference is simulated and synthesised too).
 Writes benchmarks/results/rtl_suites.json and the generated tables of the suites section of
@@ -37,116 +41,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
-import re
 import statistics
 import sys
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from rtl_mutants import edit_line, mutants  # the one mutant generator, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- rtl_suites:begin -->", "<!-- rtl_suites:end -->"
-
-
-# --------------------------------------------------------------------------------------
-# one-edit mutants
-# --------------------------------------------------------------------------------------
-
-_MASK = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\])*"', re.S)
-_HEADER = re.compile(r"\b(?:macro)?module\s+\w+\s*;|\b(?:macro)?module\b.*?\)\s*;", re.S)
-_SITE = re.compile(
-    r"(?P<lit>\b\d*\s*'[sS]?[bB][01_]+|\b\d*\s*'[sS]?[hH][0-9a-fA-F_]+|\b\d*\s*'[sS]?[dD][0-9_]+)"
-    r"|(?P<num>(?<!['\w.$])\d+(?![\w.']))"
-    r"|(?P<if>\bif\s*\()"
-    r"|(?P<op>===|!==|==|!=|&&|\|\||<<<|>>>|<<|>>|<=|>=|[-+&|^<>])"
-)
-_SWAP = {
-    "+": "-", "-": "+", "&": "|", "|": "&", "^": "|", "&&": "||", "||": "&&", "==": "!=", "!=": "==",
-    "===": "!==", "!==": "===", "<": ">", ">": "<", ">=": "<", "<<": ">>", ">>": "<<", "<<<": ">>>", ">>>": "<<<",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """One edit of the source: what was changed at which character offset."""
-
-    kind: str
-    offset: int
-    before: str
-    after: str
-    source: str
-
-
-def _masked(source: str) -> str:
-    """`source` with comments, strings and module headers blanked out (same length), so no site falls inside them."""
-    out = _MASK.sub(lambda m: " " * len(m.group()), source)
-    return _HEADER.sub(lambda m: " " * len(m.group()), out)
-
-
-def _flip_literal(lit: str) -> str | None:
-    """The based literal with its lowest bit flipped (None when it cannot be)."""
-    m = re.fullmatch(r"(\d*\s*'[sS]?)([bBhHdD])([0-9a-fA-F_]+)", lit)
-    if not m:
-        return None
-    base = {"b": 2, "h": 16, "d": 10}[m.group(2).lower()]
-    value = int(m.group(3).replace("_", ""), base) ^ 1
-    digits = {2: f"{value:b}", 16: f"{value:x}", 10: str(value)}[base]
-    return f"{m.group(1)}{m.group(2)}{digits}"
-
-
-def _closing(source: str, start: int) -> int | None:
-    """Index of the ')' closing the '(' at `start`."""
-    depth = 0
-    for i in range(start, len(source)):
-        depth += {"(": 1, ")": -1}.get(source[i], 0)
-        if depth == 0:
-            return i
-    return None
-
-
-def mutants(source: str, seed: str, count: int) -> list[Mutant]:
-    """Up to `count` one-edit mutants of `source`, chosen by a generator seeded with `seed`; distinct sources."""
-    masked, edits = _masked(source), []
-    for m in _SITE.finditer(masked):
-        kind, text, at = m.lastgroup, m.group(), m.start()
-        if kind == "op" and text in _SWAP:
-            # '<=' is also the non-blocking assignment: leave it alone; skip '->' and ternary-free oddities
-            edits.append(Mutant("operator", at, text, _SWAP[text], source[:at] + _SWAP[text] + source[m.end() :]))
-        elif kind == "lit" and (flipped := _flip_literal(text)) is not None:
-            edits.append(Mutant("constant", at, text, flipped, source[:at] + flipped + source[m.end() :]))
-        elif kind == "num":
-            flipped = str(int(text) ^ 1)
-            edits.append(Mutant("constant", at, text, flipped, source[:at] + flipped + source[m.end() :]))
-        elif kind == "if":
-            close = _closing(source, m.end() - 1)
-            if close is not None:
-                cond = source[m.end() : close]
-                inverted = source[: m.end()] + f"!({cond})" + source[close:]
-                edits.append(Mutant("condition", at, f"if ({cond.strip()})", f"if (!({cond.strip()}))", inverted))
-    rng = random.Random(zlib.crc32(seed.encode()))
-    by_kind = {k: [e for e in edits if e.kind == k] for k in ("operator", "condition", "constant")}
-    for group in by_kind.values():
-        rng.shuffle(group)
-    # kinds taken in turn, so that a design full of constants still gets its operators and conditions edited
-    interleaved = [e for row in zip_longest(*by_kind.values()) for e in row if e is not None]
-    chosen, seen = [], {source}
-    for e in interleaved:
-        if e.source not in seen:
-            seen.add(e.source)
-            chosen.append(e)
-        if len(chosen) == count:
-            break
-    return sorted(chosen, key=lambda e: e.offset)
-
-
-# --------------------------------------------------------------------------------------
-# suites
-# --------------------------------------------------------------------------------------
+# the testbench the modes other than `simulate` are scored against (the proof does not depend on it)
+DEFAULT_TB = {"verilog_eval": "own", "rtllm": "new"}
+# how the written command names a suite's folder (a local checkout, not a path of this repository)
+PLACEHOLDER = {"verilog_eval": "<verilog-eval>/{}", "rtllm": "<RTLLM>"}
 
 
 class _Collect(logging.Handler):
@@ -167,7 +77,8 @@ def load_suite(path: Path) -> dict[str, Any]:
 
     if any(path.glob("*_prompt.txt")):
         tasks = verilog.read_spec_dir(path, str(path))
-        return {"kind": "verilog_eval", "tasks": [t | {"tests": {"own": t["test"]}} for t in tasks], "skipped": []}
+        tasks = [t | {"tests": {"own": t["test"]}, "default_test": DEFAULT_TB["verilog_eval"]} for t in tasks]
+        return {"kind": "verilog_eval", "tasks": tasks, "skipped": []}
     if not any(path.rglob("design_description.txt")):
         raise SystemExit(f"rtl_suites: {path} holds neither *_prompt.txt (VerilogEval) nor design_description.txt (RTLLM)")
     collect = _Collect()
@@ -186,6 +97,7 @@ def load_suite(path: Path) -> dict[str, Any]:
     }
     for t in tasks:
         t["tests"] = {name: verilog.rtllm_task(designs[t["task_id"]], stim)["test"] for name, stim in variants.items()}
+        t["default_test"] = DEFAULT_TB["rtllm"]
     return {"kind": "rtllm", "tasks": tasks, "skipped": collect.messages}
 
 
@@ -212,33 +124,49 @@ def _outcome(scored: dict[str, Any]) -> str:
     return "caught" if c.get("mismatches", 0) > 0 else "abnormal"
 
 
-def _mode_params(mode: str, ppa: bool) -> dict[str, Any]:
-    return {"ppa": ppa} | ({} if mode == "simulate" else {"function": mode})
+def _mode_params(mode: str, ppa: bool, formal_timeout_s: float) -> dict[str, Any]:
+    return {"ppa": ppa} | ({} if mode == "simulate" else {"function": mode, "formal_timeout_s": formal_timeout_s})
 
 
-def run_task(task: dict[str, Any], modes: list[str], count: int) -> dict[str, Any]:
-    """References and mutants of one task under every mode and testbench variant."""
-    out: dict[str, Any] = {"task_id": task["task_id"], "reference": {}, "mutants": []}
-    edits = mutants(task["solution"], task["task_id"], count)
+def _testbenches(task: dict[str, Any], mode: str) -> dict[str, str]:
+    """The testbench variants a mode is scored against: all of them for `simulate`, the default one otherwise."""
+    if mode == "simulate":
+        return task["tests"]
+    default = task["default_test"]
+    return {default: task["tests"][default]}
+
+
+def mutant_seed(task_id: str) -> int:
+    """The mutant generator's seed of one task (stable across runs and machines)."""
+    return zlib.crc32(task_id.encode())
+
+
+def run_task(task: dict[str, Any], modes: list[str], count: int, formal_timeout_s: float) -> dict[str, Any]:
+    """References and mutants of one task under every mode and its testbench variants."""
+    out: dict[str, Any] = {"task_id": task["task_id"], "default_test": task["default_test"], "reference": {}, "mutants": []}
     for mode in modes:
-        params = _mode_params(mode, False)
-        out["reference"][mode] = {v: _score(task, tb, task["solution"], params) for v, tb in task["tests"].items()}
-        for v, tb in task["tests"].items():  # again, warm (the reference's own run cached): seconds per candidate
+        params = _mode_params(mode, False, formal_timeout_s)
+        tests = _testbenches(task, mode)
+        out["reference"][mode] = {v: _score(task, tb, task["solution"], params) for v, tb in tests.items()}
+        for v, tb in tests.items():  # again, warm (the reference's own run cached): seconds per candidate
             start = time.perf_counter()
             _score(task, tb, task["solution"], params)
             out["reference"][mode][v]["seconds"] = time.perf_counter() - start
-    for e in edits:
-        row = {"kind": e.kind, "offset": e.offset, "before": e.before, "after": e.after, "outcome": {}}
+    for kind, source in mutants(task["solution"], count, mutant_seed(task["task_id"])):
+        row: dict[str, Any] = {"kind": kind, "edit": edit_line(task["solution"], source), "outcome": {}, "proof": {}}
         for mode in modes:
-            params = _mode_params(mode, False)
-            row["outcome"][mode] = {v: _outcome(_score(task, tb, e.source, params)) for v, tb in task["tests"].items()}
+            params = _mode_params(mode, False, formal_timeout_s)
+            scored = {v: _score(task, tb, source, params) for v, tb in _testbenches(task, mode).items()}
+            row["outcome"][mode] = {v: _outcome(r) for v, r in scored.items()}
+            if mode != "simulate":
+                row["proof"][mode] = proof_status(next(iter(scored.values()))["info"])[0]
         out["mutants"].append(row)
     return out
 
 
-def time_stages(tasks: list[dict[str, Any]], modes: list[str]) -> dict[str, dict[str, float]]:
-    """Median seconds per candidate: screen, stages 1+2, whole reward without / with PPA (warm), with PPA cold."""
-    from rewards.rtl import harness
+def time_stages(tasks: list[dict[str, Any]], modes: list[str], formal_timeout_s: float) -> dict[str, dict[str, float]]:
+    """Median seconds per candidate: screen, stages 1+2, proof, whole reward without / with PPA (warm), with PPA cold."""
+    from rewards.rtl import formal, harness
     from rewards.rtl import reward as reward_module
     from rewards.rtl.cache import CACHE
 
@@ -254,37 +182,62 @@ def time_stages(tasks: list[dict[str, Any]], modes: list[str]) -> dict[str, dict
 
         return wrapper
 
-    screen, check = reward_module.screen, harness.check
+    screen, check, prove = reward_module.screen, harness.check, formal.check
     reward_module.screen, harness.check = timed("screen", screen), timed("syntax+simulation", check)
+    formal.check = timed("proof", prove)
     results: dict[str, dict[str, list[float]]] = {}
     try:
         for mode in modes:
             per: dict[str, list[float]] = {}
             for task in tasks:
-                test = next(iter(task["tests"].values())) if "new" not in task["tests"] else task["tests"]["new"]
+                test = task["tests"][task["default_test"]]
                 for label, ppa, cold in (("reward, ppa: false", False, False), ("reward, ppa: true", True, False),
                                          ("reward, ppa: true, cold", True, True)):  # fmt: skip
-                    _score(task, test, task["solution"], _mode_params(mode, ppa))  # warm the caches
+                    _score(task, test, task["solution"], _mode_params(mode, ppa, formal_timeout_s))  # warm the caches
                     if cold:
                         CACHE.clear()
                     spent.clear()
                     start = time.perf_counter()
-                    _score(task, test, task["solution"], _mode_params(mode, ppa))
+                    _score(task, test, task["solution"], _mode_params(mode, ppa, formal_timeout_s))
                     per.setdefault(label, []).append(time.perf_counter() - start)
                     if not ppa:
                         for name, seconds in spent.items():
                             per.setdefault(name, []).append(seconds)
             results[mode] = per
     finally:
-        reward_module.screen, harness.check = screen, check
+        reward_module.screen, harness.check, formal.check = screen, check, prove
     return {mode: {k: statistics.median(v) for k, v in per.items()} for mode, per in results.items()}
+
+
+def proof_status(info: str) -> tuple[str, str]:
+    """(proven | bounded | counterexample | unknown | none, detail) of a scored candidate, read off the reward's `info`."""
+    note = info[info.index("formal: ") :].strip() if "formal: " in info else ""
+    for prefix, status in (("formal: proven", "proven"), ("formal: bounded-proven", "bounded"),
+                           ("formal: counterexample", "counterexample"), ("formal: unknown", "unknown")):  # fmt: skip
+        if note.startswith(prefix):
+            return status, note.removeprefix(prefix).strip(" ()").removesuffix("), simulation verdict kept")
+    return "none", info[:200]
+
+
+def reference_proofs(done: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    """How the proof ended on each reference under a formal mode: counts per status and the details of the others."""
+    statuses = {d["task_id"]: proof_status(r["info"]) for d in done for r in d["reference"][mode].values()}
+    counts = {k: sum(st == k for st, _ in statuses.values()) for k in ("proven", "bounded", "counterexample", "unknown", "none")}
+    details = {task: f"{st}: {why}" for task, (st, why) in statuses.items() if st not in ("proven", "bounded")}
+    return {"counts": counts, "not_passed": details}
+
+
+def survivor_proofs(done: list[dict[str, Any]], mode: str) -> dict[str, int]:
+    """How the proof ended on the mutants that survived a formal mode (proven: an equivalent mutant, not a miss)."""
+    ends = [m["proof"][mode] for d in done for m in d["mutants"] if m["outcome"][mode][d["default_test"]] == "survived"]
+    return {status: ends.count(status) for status in sorted(set(ends))}
 
 
 def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str]) -> dict[str, Any]:
     """Counts per mode and testbench variant, and the designs whose catches differ between variants."""
-    variants = list(suite["tasks"][0]["tests"]) if suite["tasks"] else []
     summary: dict[str, Any] = {"loaded": len(suite["tasks"]), "skipped": suite["skipped"], "modes": {}}
     for mode in modes:
+        variants = list(done[0]["reference"][mode]) if done else []
         per_variant = {}
         for v in variants:
             refs = [d["reference"][mode][v] for d in done]
@@ -305,6 +258,9 @@ def summarize(suite: dict[str, Any], done: list[dict[str, Any]], modes: list[str
             if len(set(caught.values())) > 1:
                 differs[d["task_id"]] = caught
         summary["modes"][mode] = {"variants": per_variant, "designs_where_variants_differ": differs}
+        if mode != "simulate":
+            summary["modes"][mode]["reference_proofs"] = reference_proofs(done, mode)
+            summary["modes"][mode]["survivor_proofs"] = survivor_proofs(done, mode)
     return summary
 
 
@@ -332,6 +288,10 @@ def markdown(results: dict[str, Any], command: str) -> str:
                     f"| {c['abnormal']} | {c['survived']} | {rate} |"
                 )
         for mode, m in s["summary"]["modes"].items():
+            lines += _proof_lines(mode, m.get("reference_proofs"))
+            if m.get("survivor_proofs"):
+                ends = ", ".join(f"{n} {status}" for status, n in m["survivor_proofs"].items())
+                lines += ["", f"Proof on the surviving mutants ({mode}): {ends} (proven: equivalent to the reference)."]
             failing = {t: i for c in m["variants"].values() for t, i in c["references_failing"].items()}
             if failing:
                 lines += ["", f"References not functional ({mode}):", ""]
@@ -351,6 +311,17 @@ def markdown(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
+def _proof_lines(mode: str, proofs: dict[str, Any] | None) -> list[str]:
+    """The proof's outcome on the references of one formal mode, and why where it did not pass."""
+    if not proofs:
+        return []
+    counts = ", ".join(f"{n} {status}" for status, n in proofs["counts"].items() if n)
+    lines = ["", f"Proof on the references ({mode}): {counts}."]
+    if proofs["not_passed"]:
+        lines += [""] + [f"- {task}: {why[:240]}" for task, why in sorted(proofs["not_passed"].items())]
+    return lines
+
+
 def write_section(path: Path, body: str) -> None:
     """Replace the text between the rtl_suites markers of RESULTS.md (appending a section when they are missing)."""
     text = path.read_text() if path.exists() else "# Benchmark results\n"
@@ -365,7 +336,8 @@ def write_section(path: Path, body: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="VerilogEval dataset_spec-to-rtl folders and/or RTLLM checkouts")
-    parser.add_argument("--modes", default="simulate", help="comma-separated function modes (simulate; formal, both once merged)")
+    parser.add_argument("--modes", default="simulate", help="comma-separated function modes: simulate, formal, both")
+    parser.add_argument("--formal-timeout", type=float, default=10.0, help="formal_timeout_s of the formal modes")
     parser.add_argument("--limit", type=int, default=None, help="first N tasks of each suite (sorted by id)")
     parser.add_argument("--mutants-per-task", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2, help="tasks scored at once (threads; the tools are processes)")
@@ -386,7 +358,9 @@ def main() -> None:
             print(f"  skipped: {line}", file=sys.stderr)
         done: list[dict[str, Any]] = []
         with ThreadPoolExecutor(args.workers) as pool:
-            for i, d in enumerate(pool.map(lambda t: run_task(t, modes, args.mutants_per_task), suite["tasks"]), start=1):
+            for i, d in enumerate(
+                pool.map(lambda t: run_task(t, modes, args.mutants_per_task, args.formal_timeout), suite["tasks"]), start=1
+            ):
                 done.append(d)
                 first = modes[0]
                 refs = " ".join(
@@ -397,7 +371,7 @@ def main() -> None:
                 )
                 print(f"[{suite['kind']} {i}/{len(suite['tasks'])}] {d['task_id']}: ref {refs}; "
                       f"mutants caught of {len(d['mutants'])}: {caught}", file=sys.stderr)  # fmt: skip
-        timing = time_stages(suite["tasks"][: args.time_tasks], modes)
+        timing = time_stages(suite["tasks"][: args.time_tasks], modes, args.formal_timeout)
         results["suites"][f"{suite['kind']}:{path.name}"] = {
             "path": path.name,
             "kind": suite["kind"],
@@ -410,7 +384,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     # suite paths are local checkouts: the command names them by kind, not by where they are on this machine
-    placeholders = {str(p): f"<{s['kind']}:{s['path']}>" for p, s in zip(args.paths, results["suites"].values(), strict=True)}
+    placeholders = {
+        str(p): PLACEHOLDER[s["kind"]].format(s["path"]) for p, s in zip(args.paths, results["suites"].values(), strict=True)
+    }
     command = "benchmarks/rtl_suites.py " + " ".join(placeholders.get(a, a) for a in sys.argv[1:])
     write_section(args.results_md, markdown(results, command))
     print(markdown(results, command))

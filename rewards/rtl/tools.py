@@ -48,11 +48,12 @@ def tool(name: str) -> str:
 
 
 def needed_tools(params: RtlParams) -> tuple[str, ...]:
-    """The tools the enabled stages run."""
+    """The tools the enabled stages run: the formal stage (`function` formal or both) needs yosys even without PPA."""
+    formal = params.function != "simulate"
     return (
         ("iverilog", "vvp")
         + (("verilator",) if params.verilator_lint else ())
-        + (("yosys", "yosys-abc", "sta") if params.ppa else ())
+        + (("yosys", "yosys-abc", "sta") if params.ppa else ("yosys",) if formal else ())
     )
 
 
