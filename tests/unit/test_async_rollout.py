@@ -34,7 +34,8 @@ def slow_learner(seconds: float):
 @pytest.mark.parametrize(("mode", "bound", "lags"), [("one_step", None, [0, 1, 1, 1, 1]), ("async", 2, [0, 1, 2, 2, 2])])
 def test_the_producer_runs_ahead_up_to_the_bound_and_no_further(tmp_path, mode, bound, lags):
     fakes = FakeCluster(right_first(2), before_launch=slow_learner(0.2))
-    data = experiment(tmp_path, steps=5, rollout={"mode": mode, "max_staleness": bound})
+    # use_gpu: generation and training may run at the same time (on shared CPU cores they take turns)
+    data = experiment(tmp_path, steps=5, rollout={"mode": mode, "max_staleness": bound}, cluster={"use_gpu": True})
     run_dir = train(data, fakes)
     metrics = lines(run_dir, "metrics.jsonl")
     assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5]
@@ -46,6 +47,37 @@ def test_the_producer_runs_ahead_up_to_the_bound_and_no_further(tmp_path, mode, 
     # the learner never waited for a batch after the first (the producer was always ahead)
     assert all(m["time/learner_idle_s"] < 0.1 for m in metrics[1:])
     assert fakes.learners.params[0][0]["is_correction"] == "tis"
+
+
+def test_on_shared_cores_generation_and_training_take_turns(tmp_path):
+    """Without GPUs the producer still runs ahead, but a generate call never overlaps a learner call, and
+    each batch is stamped with the weights that really generated it."""
+    spans: list[tuple[str, float, float]] = []
+
+    def record(fakes: FakeCluster) -> None:
+        generate, learn = fakes.engines.generate, fakes.learners.train
+
+        def timed(name, fn, pause):
+            def call(*args, **kwargs):
+                start = time.perf_counter()
+                time.sleep(pause)
+                out = fn(*args, **kwargs)
+                spans.append((name, start, time.perf_counter()))
+                return out
+
+            return call
+
+        fakes.engines.generate = timed("generate", generate, 0.05)
+        fakes.learners.train = timed("train", learn, 0.1)
+
+    fakes = FakeCluster(right_first(2), before_launch=record)
+    run_dir = train(experiment(tmp_path, steps=4, rollout={"mode": "async", "max_staleness": 2}), fakes)
+    gens = [(a, b) for n, a, b in spans if n == "generate"]
+    trains = [(a, b) for n, a, b in spans if n == "train"]
+    assert len(gens) == 4 and len(trains) == 4
+    assert all(b1 <= a2 or b2 <= a1 for a1, b1 in gens for a2, b2 in trains)
+    metrics = lines(run_dir, "metrics.jsonl")
+    assert all(m["staleness/max"] <= 2 for m in metrics)
 
 
 def test_async_rows_and_resume_match_a_sync_run(tmp_path):
