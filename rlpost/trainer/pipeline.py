@@ -5,6 +5,11 @@ Batch k (0-based within the stage) is begun only once the consumer has finished 
 the weights that generate it are at most `ahead` steps older than the ones that train on it: the
 staleness bound holds by construction. ahead = 1 is one-step off-policy; a failure in the producer
 reaches the consumer when it asks for that batch.
+
+A batch is made in two parts, `begin` (generate: compute) and `finish` (score: mostly waiting on
+reward workers). When the bound allows, batch k + 1 is begun before batch k is handed over, so the
+learners' compute on batch k runs while batch k + 1 waits for its rewards, instead of competing
+with its generation at the hand-over.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+G = TypeVar("G")
 
 
 class _Failed:
@@ -23,11 +29,11 @@ class _Failed:
         self.error = error
 
 
-class AheadProducer(Generic[T]):
-    """Runs `produce(k)` for k in [start, stop) in a thread; `take()` returns them in order."""
+class AheadProducer(Generic[G, T]):
+    """Runs `finish(begin(k))` for k in [start, stop) in a thread; `take()` returns them in order."""
 
-    def __init__(self, produce: Callable[[int], T], start: int, stop: int, ahead: int):
-        self._produce, self._start, self._stop, self._ahead = produce, start, stop, ahead
+    def __init__(self, begin: Callable[[int], G], finish: Callable[[G], T], start: int, stop: int, ahead: int):
+        self._begin, self._finish, self._start, self._stop, self._ahead = begin, finish, start, stop, ahead
         self._done = start  # steps the consumer has finished
         self._stopped = False
         self._cond = threading.Condition()
@@ -37,23 +43,45 @@ class AheadProducer(Generic[T]):
         self._thread = threading.Thread(target=self._loop, name="rlpost-producer", daemon=True)
         self._thread.start()
 
+    def _allowed(self, k: int) -> bool:
+        return self._stopped or self._done >= k - self._ahead
+
+    def _gate(self, k: int) -> bool:
+        """Wait until batch k may begin; False when the producer was stopped meanwhile."""
+        start = time.perf_counter()
+        with self._cond:
+            self._cond.wait_for(lambda: self._allowed(k))
+            self._producing = not self._stopped
+        self.wait_s += time.perf_counter() - start
+        return not self._stopped
+
     def _loop(self) -> None:
-        for k in range(self._start, self._stop):
-            start = time.perf_counter()
-            with self._cond:
-                self._cond.wait_for(lambda k=k: self._stopped or self._done >= k - self._ahead)
-                if self._stopped:
-                    return
-                self._producing = True
-            self.wait_s += time.perf_counter() - start
-            try:
-                item = self._produce(k)
-            except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
-                item = _Failed(error)
-            self._queue.put(item)
-            self._producing = False
-            if isinstance(item, _Failed):
+        try:
+            if self._start >= self._stop or not self._gate(self._start):
                 return
+            begun = self._begin(self._start)
+            for k in range(self._start, self._stop):
+                item = self._finish(begun)
+                nxt = k + 1 < self._stop
+                with self._cond:
+                    early = nxt and self._allowed(k + 1) and not self._stopped
+                begun = None
+                if early:
+                    try:
+                        begun = self._begin(k + 1)
+                    except BaseException:
+                        self._queue.put(item)  # batch k is whole: the failure belongs to step k + 1
+                        raise
+                self._queue.put(item)
+                if nxt and begun is None:
+                    self._producing = False
+                    if not self._gate(k + 1):
+                        return
+                    begun = self._begin(k + 1)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            self._queue.put(_Failed(error))
+        finally:
+            self._producing = False
 
     def take(self) -> tuple[T, float]:
         """The next batch and the seconds the consumer waited for it; a producer failure is raised here."""

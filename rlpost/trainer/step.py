@@ -41,6 +41,7 @@ class Produced:
     stats: dict[str, float] = field(default_factory=dict)  # sampling/*, events/step_retries
     timer: Timer = field(default_factory=Timer)
     sampler_state: dict | None = None  # the sampler after drawing this batch's rows (what a checkpoint resumes from)
+    scored: bool = False  # rewards in (dynamic sampling scores while it draws)
 
 
 @dataclass
@@ -76,7 +77,9 @@ class Step:
                 start, restarts = time.perf_counter(), self.cluster.rewards.restarts
                 yield self.finish(self.produce_with_retries(sampler, algo, step), algo, step, start, restarts, {})
             return
-        producer = AheadProducer(lambda k: self.produce_with_retries(sampler, algo, first + k), 0, count, ahead)
+        producer = AheadProducer(
+            lambda k: self.generate_with_retries(sampler, algo, first + k), lambda g: self.score(g, algo), 0, count, ahead
+        )
         try:
             start = time.perf_counter()
             for step in range(first, first + count):
@@ -106,7 +109,9 @@ class Step:
         return StepResult(metrics, produced.batch, produced.sampler_state)
 
     # ----- producer: 1 draw, 2 generate, 3 score, 4 filter ---------------------------------------
-    def produce(self, sampler: PromptSampler, algo: StageAlgorithm, timer: Timer) -> Produced:
+    def generate(self, sampler: PromptSampler, algo: StageAlgorithm, timer: Timer) -> Produced:
+        """Steps 1–2: draw rows and generate. With dynamic sampling also 3–4 for every round, since whether to
+        draw more depends on the scores (`Produced.scored`)."""
         plan = RolloutPlan.from_config(self.cfg.rollout, algo.algorithm.greedy_baseline, self.pad_id)
         version = self.finished
 
@@ -114,29 +119,43 @@ class Step:
             engines = _Taking(self.cluster.engines, self._compute, lambda: self.finished)
             batch = rollout(engines, self.tokenizer, sampler, plan, timer, round_index * plan.prompts, version)
             batch.policy_versions.fill_(engines.version if engines.version is not None else version)
+            return batch
+
+        if not algo.config.dynamic_sampling:
+            return Produced(draw(0), {}, timer)
+
+        def draw_scored(round_index: int) -> RolloutBatch:
+            batch = draw(round_index)
             score_batch(batch, self.cluster.rewards, timer)
             return batch
 
-        if algo.config.dynamic_sampling:
-            batch, stats = collect_groups(draw, plan.prompts, algo.config.max_sampling_rounds, self.pad_id)
-        else:
-            batch, stats = draw(0), {}
-        shape_rewards(batch, algo.params, self.cfg.rollout.max_new_tokens)
-        return Produced(batch, stats, timer)
+        batch, stats = collect_groups(draw_scored, plan.prompts, algo.config.max_sampling_rounds, self.pad_id)
+        return Produced(batch, stats, timer, scored=True)
 
-    def produce_with_retries(self, sampler: PromptSampler, algo: StageAlgorithm, step: int) -> Produced:
-        """`produce` of the batch for `step`, redone on the same rows after a rollout engine died, hung or raised (the engine is
-        restarted with the current weights first), at most `cluster.max_step_retries` times."""
+    def score(self, produced: Produced, algo: StageAlgorithm) -> Produced:
+        """Steps 3–4 of a generated batch: rewards (unless dynamic sampling scored it already), then shaping."""
+        if not produced.scored:
+            score_batch(produced.batch, self.cluster.rewards, produced.timer)
+        shape_rewards(produced.batch, algo.params, self.cfg.rollout.max_new_tokens)
+        return produced
+
+    def generate_with_retries(self, sampler: PromptSampler, algo: StageAlgorithm, step: int) -> Produced:
+        """`generate` of the batch for `step`, redone on the same rows after a rollout engine died, hung or raised (the
+        engine is restarted with the current weights first), at most `cluster.max_step_retries` times."""
         position = sampler.state()
 
         def recover() -> None:
             self.cluster.weights.push()
             sampler.load_state(position)
 
-        produced, attempts = self.retry_engines(lambda: self.produce(sampler, algo, Timer()), recover, step)
+        produced, attempts = self.retry_engines(lambda: self.generate(sampler, algo, Timer()), recover, step)
         produced.stats["events/step_retries"] = float(attempts)
         produced.sampler_state = sampler.state()
         return produced
+
+    def produce_with_retries(self, sampler: PromptSampler, algo: StageAlgorithm, step: int) -> Produced:
+        """Steps 1–4 of the batch for `step` (engine failures retried as in `generate_with_retries`)."""
+        return self.score(self.generate_with_retries(sampler, algo, step), algo)
 
     def retry_engines(self, action: Callable[[], T], recover: Callable[[], None], step: int) -> tuple[T, int]:
         """`action()` and the retries it took: after a rollout engine fails, the engine is restarted (and the

@@ -115,15 +115,15 @@ class FaultyTrainer(Trainer):
 
     def setup(self):
         resumed = super().setup()
-        produce = self.runner.produce_with_retries
+        generate = self.runner.generate_with_retries
 
-        def produce_with_fault(sampler, algo, step):
+        def generate_with_fault(sampler, algo, step):
             fault = self.faults.pop(step, None)
             if fault:
                 fault(self)
-            return produce(sampler, algo, step)
+            return generate(sampler, algo, step)
 
-        self.runner.produce_with_retries = produce_with_fault
+        self.runner.generate_with_retries = generate_with_fault
         return resumed
 
 
