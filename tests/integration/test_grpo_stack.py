@@ -14,7 +14,6 @@ from rlpost.checkpoint import TrainerState, checkpoint_dir
 from rlpost.config import build_config
 from rlpost.data import PromptSampler
 from rlpost.trainer import Trainer
-from rlpost.trainer.metrics import Timer
 from tests.conftest import TINY_EXPERIMENT
 
 pytestmark = pytest.mark.slow
@@ -34,14 +33,14 @@ def trained(tmp_path_factory):
     trainer.setup()
     sampler = PromptSampler(trainer.stages[0], seed=0)
     algo = trainer.begin_stage(0)
-    batch = trainer.runner.produce(sampler, algo, Timer()).batch
+    batch = trainer.runner.produce_with_retries(sampler, algo, 1).batch
     learners = trainer.cluster.learners
     batch.old_logprobs, batch.ref_logprobs = learners.old_logprobs(batch), learners.ref_logprobs(batch)
     batch.advantages = algo.algorithm.advantages(batch, algo.params).advantages
     trainer.run_stage(0, algo, trainer.stages[0], total=2, first={})
     state = TrainerState(step=2, stage=1, stage_step=0, finished=True)
     final = trainer.save(checkpoint_dir(trainer.run_dir, None), state, with_state=False)
-    after = trainer.runner.produce(sampler, algo, Timer()).batch
+    after = trainer.runner.produce_with_retries(sampler, algo, 3).batch
     yield {"trainer": trainer, "batch": batch, "final": final, "after": after}
     trainer.shutdown()
 
