@@ -95,6 +95,10 @@ class WarmupConfig(Section):
     )
 
 
+_FIXED_STALENESS = {"sync": 0, "one_step": 1}  # modes whose bound is the mode itself
+ASYNC_STALENESS = 2  # rollout.max_staleness of mode async when unset
+
+
 class RolloutConfig(Section):
     engine: Literal["vllm", "hf"] = Field("vllm", description="vllm, or the transformers generate fallback")
     num_engines: int = Field(1, ge=1)
@@ -117,7 +121,7 @@ class RolloutConfig(Section):
 
     @model_validator(mode="after")
     def _staleness(self) -> RolloutConfig:
-        fixed = {"sync": 0, "one_step": 1}.get(self.mode)
+        fixed = _FIXED_STALENESS.get(self.mode)
         if fixed is not None and self.max_staleness not in (None, fixed):
             raise _KeyedError("max_staleness", f"is {fixed} in mode {self.mode}, got {self.max_staleness}")
         if self.mode == "async" and self.max_staleness == 0:
@@ -127,8 +131,9 @@ class RolloutConfig(Section):
     @property
     def staleness_bound(self) -> int:
         """K: the largest lag, in steps, between the weights that generate a batch and the ones that train on it."""
-        default = {"sync": 0, "one_step": 1, "async": 2}[self.mode]
-        return default if self.max_staleness is None else self.max_staleness
+        if self.max_staleness is not None:
+            return self.max_staleness
+        return _FIXED_STALENESS.get(self.mode, ASYNC_STALENESS)
 
 
 class AlgorithmConfig(Section):

@@ -62,11 +62,17 @@ def lr_factor(schedule: str, warmup: int, total: int, step: int) -> float:
     raise ValueError(f"unknown lr_schedule {schedule!r}; expected constant, linear or cosine")
 
 
+def reduced_before_step(spec: LearnerSpec) -> bool:
+    """Without ZeRO the gradients are whole after the last backward of a mini-batch (so the learner
+    measures and may clip them), unless several ranks accumulate token-budget micro-batches, which
+    DeepSpeed only reduces inside its step."""
+    return spec.zero_stage == 0 and (spec.micro_token_budget is None or spec.num_workers == 1)
+
+
 def learner_clips(spec: LearnerSpec) -> bool:
-    """Float32 without ZeRO: the learner clips gradients itself, since it needs their norm (which
-    DeepSpeed does not report there and would compute a second time). Not with token-budget
-    micro-batches on several ranks, whose gradients are only reduced inside DeepSpeed's step."""
-    return spec.zero_stage == 0 and spec.dtype == "float32" and (spec.micro_token_budget is None or spec.num_workers == 1)
+    """Float32 with whole gradients before the step (`reduced_before_step`): the learner clips them itself,
+    since it needs their norm (which DeepSpeed does not report there and would compute a second time)."""
+    return spec.dtype == "float32" and reduced_before_step(spec)
 
 
 def deepspeed_config(spec: LearnerSpec) -> dict[str, Any]:
@@ -135,13 +141,6 @@ class DeepSpeedLearner:
         """New algorithm settings (a continual stage's overrides); the model and optimizer state stay."""
         self.params = params
 
-    @property
-    def reduced_before_step(self) -> bool:
-        """Without ZeRO the gradients are whole after the last backward of a mini-batch (so the learner
-        measures and may clip them), unless several ranks accumulate token-budget micro-batches, which
-        DeepSpeed only reduces inside its step."""
-        return self.spec.zero_stage == 0 and (self.spec.micro_token_budget is None or self.spec.num_workers == 1)
-
     def micro_batches(self, sub: RolloutBatch) -> list[torch.Tensor]:
         """This rank's rows (rank::world) of mini-batch `sub`, as micro-batches (`rlpost.learner.micro_batches`)."""
         rows = torch.arange(len(sub))[self.rank :: self.spec.num_workers]
@@ -179,7 +178,7 @@ class DeepSpeedLearner:
                     # DeepSpeed averages gradients over ranks and divides by the accumulation
                     # steps; the loss is already normalised by the whole mini-batch, so undo both.
                     self.engine.backward(loss * world, scale_wrt_gas=False)
-                    if i == len(micros) - 1 and self.reduced_before_step:
+                    if i == len(micros) - 1 and reduced_before_step(spec):
                         grad_norms.append(self._clip_gradients())
                     if spec.micro_token_budget is None or i == len(micros) - 1:
                         self.engine.step()

@@ -1,11 +1,12 @@
 """One training step, written against the protocols (`rlpost.trainer.protocols`).
 
-`produce` is steps 1–4 of docs/architecture.md (draw rows, generate, score, filter), `consume`
-steps 5–8 (logprobs, advantages, optimizer steps, weight sync, metrics). The synchronous step is
-`consume(produce())`; `rollout.mode` one_step / async runs `produce` in a background thread
-(`rlpost.trainer.pipeline.AheadProducer`) at most `rollout.max_staleness` steps ahead. Every
-sample carries the policy version that generated it (`RolloutBatch.policy_versions`: the number of
-steps whose weights had been pushed when its generation began), so its lag is known.
+`produce_with_retries` is steps 1–4 of docs/architecture.md: `generate` (draw rows, generate) then
+`score` (rewards, filter, shaping); `consume` is steps 5–8 (logprobs, advantages, optimizer steps,
+weight sync, metrics). The synchronous step is `consume(produce_with_retries())`; `rollout.mode`
+one_step / async makes batches in a background thread (`rlpost.trainer.pipeline.AheadProducer`:
+`generate`, then `score`) at most `rollout.max_staleness` steps ahead. Every sample carries the
+policy version that generated it (`RolloutBatch.policy_versions`: the number of steps whose
+weights had been pushed when its generation got its turn), so its lag is known.
 """
 
 from __future__ import annotations
@@ -113,12 +114,11 @@ class Step:
         """Steps 1–2: draw rows and generate. With dynamic sampling also 3–4 for every round, since whether to
         draw more depends on the scores (`Produced.scored`)."""
         plan = RolloutPlan.from_config(self.cfg.rollout, algo.algorithm.greedy_baseline, self.pad_id)
-        version = self.finished
 
         def draw(round_index: int) -> RolloutBatch:
             engines = _Taking(self.cluster.engines, self._compute, lambda: self.finished)
-            batch = rollout(engines, self.tokenizer, sampler, plan, timer, round_index * plan.prompts, version)
-            batch.policy_versions.fill_(engines.version if engines.version is not None else version)
+            batch = rollout(engines, self.tokenizer, sampler, plan, timer, round_index * plan.prompts, self.finished)
+            batch.policy_versions.fill_(engines.version)  # the version when generation got its turn
             return batch
 
         if not algo.config.dynamic_sampling:
