@@ -1,3 +1,3 @@
 """Built-in reward plugins; importing the package registers them."""
 
-from rewards import code, exact, llm_judge, math, reward_model, rtl  # noqa: F401
+from rewards import code, episode, exact, llm_judge, math, reward_model, rtl  # noqa: F401

@@ -2,7 +2,8 @@
 
 One `RolloutBatch` holds B sequences (prompt + response, right-padded to T). Token-aligned
 tensors are [B, T]: position t holds the value for token t given tokens < t, and
-`response_mask` marks the response tokens (the ones the policy generated). Each stage fills in
+`response_mask` marks the response tokens the policy generated (in a multi-turn episode the
+observations between its turns are in the sequence with mask 0). Each stage fills in
 its named fields; none reshapes another's.
 """
 
@@ -28,12 +29,14 @@ class RolloutBatch:
     truncated: torch.Tensor  # [B] bool, response stopped by the token budget
     bindings: list[str] = field(default_factory=list)  # reward binding key per sample (the env's config key path)
     policy_versions: torch.Tensor | None = None  # [B] long, the weight version that generated each sample
+    episodes: list[dict] = field(default_factory=list)  # multi-turn batches: each sample's turns and outcome
     # filled by reward workers
     rewards: torch.Tensor | None = None  # [B] float, weighted total
     reward_components: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> [B]
     reward_errors: list[str | None] = field(default_factory=list)
     baseline_responses: list[str] = field(default_factory=list)  # the prompt's greedy response per sample (ReMax)
     baseline_rewards: torch.Tensor | None = None  # [B] float, reward of the prompt's greedy response (ReMax)
+    baseline_episodes: list[dict] = field(default_factory=list)  # multi-turn: the greedy episodes' turns and outcome
     # filled by learners and algorithms
     old_logprobs: torch.Tensor | None = None  # [B, T]
     ref_logprobs: torch.Tensor | None = None  # [B, T]
@@ -102,8 +105,11 @@ def concat_batches(batches: list[RolloutBatch], pad_id: int) -> RolloutBatch:
     return RolloutBatch(**out)
 
 
-def pad_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
-    """Join prompt and response token ids and right-pad.
+def pad_sequences(
+    prompts: list[list[int]], responses: list[list[int]], pad_id: int, masks: list[list[int]] | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Join prompt and response token ids and right-pad; `masks` (per response token, default all 1) are
+    the response_mask of each response.
 
     Returns input_ids [B, T] long, attention_mask [B, T] long, response_mask [B, T] float.
     """
@@ -116,7 +122,7 @@ def pad_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: 
     for i, (p, r) in enumerate(zip(prompts, responses)):
         input_ids[i, : lengths[i]] = torch.tensor(p + r, dtype=torch.long)
         attention_mask[i, : lengths[i]] = 1
-        response_mask[i, len(p) : lengths[i]] = 1.0
+        response_mask[i, len(p) : lengths[i]] = 1.0 if masks is None else torch.tensor(masks[i], dtype=torch.float32)
     return input_ids, attention_mask, response_mask
 
 

@@ -234,7 +234,7 @@ def cmd_eval(args) -> int:
     try:
         results = evaluate(
             target.model_path, envs, args.k, args.engine, n=args.n, threshold=args.threshold, max_new_tokens=max_new_tokens,
-            limit=args.limit, dtype=target.dtype, score=score,
+            limit=args.limit, dtype=target.dtype, score=score, turns=target.turns,
         )  # fmt: skip
     finally:
         close()

@@ -67,6 +67,11 @@ class RewardBinding(Section):
     params: dict[str, Any] = {}
 
 
+class InteractionBinding(Section):
+    name: str = Field(description="registered interaction, 'pkg.module:attr' or 'path/to/file.py:attr'")
+    params: dict[str, Any] = {}
+
+
 class EnvSpec(Section):
     name: str = Field(description="registered environment name")
     params: dict[str, Any] = {}
@@ -74,6 +79,9 @@ class EnvSpec(Section):
     rewards: list[RewardBinding] | None = Field(None, description="override the environment's default rewards")
     chat: bool = Field(False, description="wrap prompts in the tokenizer's chat template as a user turn")
     system: str | None = Field(None, description="a system message before the user turn (needs chat: true)")
+    interaction: InteractionBinding | None = Field(
+        None, description="make it multi-turn: the interaction answering each policy turn (default: the environment's, if any)"
+    )
 
     @model_validator(mode="after")
     def _system_needs_chat(self) -> EnvSpec:
@@ -99,6 +107,15 @@ _FIXED_STALENESS = {"sync": 0, "one_step": 1}  # modes whose bound is the mode i
 ASYNC_STALENESS = 2  # rollout.max_staleness of mode async when unset
 
 
+class TurnsConfig(Section):
+    """Limits of multi-turn episodes (environments with an interaction); a turn has rollout.max_new_tokens at most."""
+
+    max_turns: int = Field(4, ge=1, description="policy turns per episode")
+    max_tokens: int = Field(256, ge=1, description="response tokens per episode: policy turns and observations")
+    max_observation_tokens: int = Field(128, ge=1, description="tokens of one observation's content (cut beyond)")
+    reply_timeout_s: float = Field(30.0, gt=0, description="bound on one environment reply (a tool call)")
+
+
 class RolloutConfig(Section):
     engine: Literal["vllm", "hf"] = Field("vllm", description="vllm, or the transformers generate fallback")
     num_engines: int = Field(1, ge=1)
@@ -110,6 +127,7 @@ class RolloutConfig(Section):
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM CPU KV-cache budget per engine")
     threads: int | None = Field(None, ge=1, description="CPU threads per engine (default: all cores)")
     timeout_s: float = Field(600.0, gt=0, description="bound on one generate call")
+    turns: TurnsConfig = TurnsConfig()
     mode: Literal["sync", "one_step", "async"] = Field(
         "sync", description="sync: generate, then train; one_step / async: engines and reward workers produce the next "
         "batches while the learners train (see max_staleness)"

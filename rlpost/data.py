@@ -45,6 +45,16 @@ class LoadedEnv:
         """A prompt's token ids as this environment presents it (raw, or chat with its system message)."""
         return render_prompt(tokenizer, text, self.spec.chat, self.spec.system)
 
+    @property
+    def interaction(self) -> tuple[str, dict[str, Any]] | None:
+        """(name, params) of the interaction answering the policy's turns (the config's, else the environment's);
+        None: single-turn."""
+        if self.spec.interaction is not None:
+            return self.spec.interaction.name, dict(self.spec.interaction.params)
+        if self.env.interaction is not None:
+            return self.env.interaction.name, dict(self.env.interaction.params)
+        return None
+
     def reward_specs(self) -> list[dict[str, Any]]:
         """The reward plugins that score it (name, weight, params): the config's override, else the defaults."""
         if self.spec.rewards is not None:

@@ -30,12 +30,22 @@ class RewardSpec:
 
 
 @dataclass(frozen=True)
+class InteractionSpec:
+    """An interaction (`rlpost.multiturn`) that makes an environment multi-turn, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Environment:
     """`load(split, params)` returns a `datasets.Dataset` with a `prompt` column.
 
     `reference_fields` are the columns passed to rewards (None: every column but the prompt);
     `sft_target(row)` is the reference completion used by supervised warm-up (None when the
-    environment has none). An environment with no default `rewards` needs them bound in the YAML.
+    environment has none): a text, or for a multi-turn environment the episode as (role, text) turns.
+    An environment with no default `rewards` needs them bound in the YAML; `interaction` (optional)
+    answers the policy's turns (`rlpost.multiturn`), replaced by the YAML's `interaction`.
     """
 
     name: str
@@ -43,7 +53,8 @@ class Environment:
     load: Callable[[str, dict[str, Any]], Any]
     rewards: tuple[RewardSpec, ...]
     reference_fields: tuple[str, ...] | None
-    sft_target: Callable[[dict[str, Any]], str] | None = None
+    sft_target: Callable[[dict[str, Any]], str | list[tuple[str, str]]] | None = None
+    interaction: InteractionSpec | None = None
 
 
 ENVS: dict[str, Environment] = {}

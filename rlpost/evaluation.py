@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlpost.checkpoint import is_complete
-from rlpost.config import ConfigError, EnvSpec, load_config, read_yaml
+from rlpost.config import ConfigError, EnvSpec, TurnsConfig, load_config, read_yaml
 from rlpost.data import LoadedEnv, load_env
+from rlpost.multiturn.runner import run_episodes
+from rlpost.multiturn.trajectory import Trajectory
 from rlpost.rewards import Sample, Scored, resolve_reward, score_with_bindings
 from rlpost.rollout import Completion, SamplingSpec
 
@@ -111,14 +113,10 @@ def scored_by(scorer) -> Score:
     return lambda env, samples: scorer.score(samples, [env.binding] * len(samples))
 
 
-def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Completion]], threshold: float, score: Score):
-    """Per problem, whether each response scores >= `threshold` (a reward error counts as wrong); and how
+def _judge(env: LoadedEnv, rows: list[dict[str, Any]], groups: list[list[Trajectory]], threshold: float, score: Score):
+    """Per problem, whether each response (episode) scores >= `threshold` (a reward error counts as wrong); and how
     many reward calls failed."""
-    samples = [
-        Sample(row["prompt"], c.text, env.references(row), env.name)
-        for row, group in zip(rows, groups)
-        for c in group
-    ]
+    samples = [t.sample(row["prompt"], env.references(row), env.name) for row, group in zip(rows, groups) for t in group]
     scored = score(env, samples)
     flat = [s.error is None and s.score >= threshold for s in scored]
     bounds = [0]
@@ -143,12 +141,13 @@ def evaluate(
     dtype: str = "float32",
     kv_cache_gib: float = 1.0,
     score: Score = score_here,
+    turns: TurnsConfig = TurnsConfig(),
 ) -> dict[str, dict[str, float | int]]:
     """Per environment (see `env_labels`): `greedy_accuracy`, `pass@{k}` (unbiased, from `n` samples per
     problem at `temperature`, default n = k), `n` (problems: the first `limit` rows of each env's loaded
     split), `samples_per_problem` and `reward_errors`. `engine` is "vllm" / "hf" or an engine the caller owns;
     `model_path` gives the tokenizer (and the weights of a created engine). `score` scores one environment's
-    samples (default: `score_here`)."""
+    samples (default: `score_here`). Multi-turn environments are judged on whole episodes (limits `turns`)."""
     from transformers import AutoTokenizer
 
     n = n or k
@@ -158,12 +157,12 @@ def evaluate(
         raise ValueError(f"limit must be at least 1, got {limit}")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     rows = [list(e.rows.select(range(min(limit, len(e.rows))))) if limit is not None else list(e.rows) for e in envs]
-    prompts = [[e.render(tokenizer, r["prompt"]) for r in env_rows] for e, env_rows in zip(envs, rows)]
     if isinstance(engine, str):
         if engine not in ENGINE_FACTORIES:
             raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINE_FACTORIES)}")
-        longest = max(len(p) for env_prompts in prompts for p in env_prompts)
-        opts = EngineOptions(model_path, longest + max_new_tokens + 8, dtype, seed, kv_cache_gib)
+        longest = max(len(e.render(tokenizer, r["prompt"])) for e, env_rows in zip(envs, rows) for r in env_rows)
+        response = turns.max_tokens if any(e.interaction is not None for e in envs) else max_new_tokens
+        opts = EngineOptions(model_path, longest + response + 8, dtype, seed, kv_cache_gib)
         generate, close = ENGINE_FACTORIES[engine](opts)
     else:
         generate, close = as_generate(engine), _keep_open
@@ -171,9 +170,11 @@ def evaluate(
     sample_spec = SamplingSpec(n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
     results: dict[str, dict[str, float | int]] = {}
     try:
-        for label, env, env_rows, env_prompts in zip(env_labels(envs), envs, rows, prompts):
-            greedy, greedy_errors = _judge(env, env_rows, generate(env_prompts, greedy_spec), threshold, score)
-            sampled, sample_errors = _judge(env, env_rows, generate(env_prompts, sample_spec), threshold, score)
+        for label, env, env_rows in zip(env_labels(envs), envs, rows):
+            tasks = [(env, row) for row in env_rows]
+            episodes = [run_episodes(generate, tokenizer, tasks, spec, turns)[1] for spec in (greedy_spec, sample_spec)]
+            greedy, greedy_errors = _judge(env, env_rows, episodes[0], threshold, score)
+            sampled, sample_errors = _judge(env, env_rows, episodes[1], threshold, score)
             results[label] = {
                 "greedy_accuracy": sum(g[0] for g in greedy) / len(env_rows),
                 f"pass@{k}": sum(pass_at_k(n, sum(s), k) for s in sampled) / len(env_rows),
@@ -222,6 +223,7 @@ class EvalTarget:
     max_new_tokens: int = 32
     strict: bool = False
     dtype: str = "float32"
+    turns: TurnsConfig = field(default_factory=TurnsConfig)  # multi-turn limits (the run's rollout.turns)
 
 
 def resolve_target(path: str, env_args: list[str]) -> EvalTarget:
@@ -235,7 +237,7 @@ def resolve_target(path: str, env_args: list[str]) -> EvalTarget:
         if not is_complete(model):
             raise ConfigError(f"{p}: no complete final checkpoint at {model}; train first or pass a checkpoint directory")
         envs = given or unique_env_specs(cfg.model_dump()["stages"])
-        return EvalTarget(str(model), envs, cfg.rollout.max_new_tokens, cfg.data.strict, cfg.model.dtype)
+        return EvalTarget(str(model), envs, cfg.rollout.max_new_tokens, cfg.data.strict, cfg.model.dtype, cfg.rollout.turns)
     if not (p / "config.json").is_file():
         raise ConfigError(f"{p}: neither an experiment YAML nor a model checkpoint directory (no config.json)")
     run_config = p.parent.parent / "config.yaml"
@@ -248,7 +250,8 @@ def resolve_target(path: str, env_args: list[str]) -> EvalTarget:
         raise ConfigError(f"{p}: give --envs name[:json-params] (no run config at {run_config})")
     rollout, model = raw.get("rollout") or {}, raw.get("model") or {}
     strict = bool((raw.get("data") or {}).get("strict", False))
-    return EvalTarget(str(p), given, rollout.get("max_new_tokens", 32), strict, model.get("dtype", "float32"))
+    turns = TurnsConfig.model_validate(rollout.get("turns") or {})
+    return EvalTarget(str(p), given, rollout.get("max_new_tokens", 32), strict, model.get("dtype", "float32"), turns)
 
 
 def load_eval_envs(target: EvalTarget, split: str = "test") -> list[LoadedEnv]:

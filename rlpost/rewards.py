@@ -23,12 +23,16 @@ ENTRY_POINT_GROUP = "rlpost.rewards"
 
 @dataclass(frozen=True)
 class Sample:
-    """One response to score. `reference` holds the task's reference fields (e.g. `answer`)."""
+    """One response to score. `reference` holds the task's reference fields (e.g. `answer`). In a multi-turn
+    environment `response` is the policy's last turn, `turns` the whole episode ({role, text, tokens} per
+    turn, observations included) and `outcome` how it ended (`ended`, the environment's `reward`, `info`)."""
 
     prompt: str
     response: str
     reference: dict[str, Any] = field(default_factory=dict)
     env: str = ""
+    turns: tuple[dict[str, Any], ...] = ()
+    outcome: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

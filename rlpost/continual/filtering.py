@@ -17,9 +17,10 @@ from typing import Any
 
 import torch
 
-from rlpost.config import FilterConfig
+from rlpost.config import FilterConfig, TurnsConfig
 from rlpost.continual.keep_rules import filter_instances
 from rlpost.data import LoadedEnv
+from rlpost.multiturn.runner import run_episodes
 from rlpost.rewards import Sample
 from rlpost.rollout import SamplingSpec
 
@@ -43,9 +44,11 @@ class FilterOutcome:
 
 
 def filter_env(
-    env: LoadedEnv, generate: Generate, score: Score, tokenizer, cfg: FilterConfig, sampling: SamplingSpec, log=print
-) -> FilterOutcome:
-    """`cfg.k` rollouts per instance of `env` (its first `cfg.max_instances` rows), then the keep-rule."""
+    env: LoadedEnv, generate: Generate, score: Score, tokenizer, cfg: FilterConfig, sampling: SamplingSpec, log=print,
+    turns: TurnsConfig = TurnsConfig(),
+) -> FilterOutcome:  # fmt: skip
+    """`cfg.k` rollouts (episodes, limits `turns`) per instance of `env` (its first `cfg.max_instances` rows), then the
+    keep-rule."""
     start = time.perf_counter()
     count = len(env.rows) if cfg.max_instances is None else min(cfg.max_instances, len(env.rows))
     rows = list(env.rows.select(range(count)))
@@ -53,12 +56,8 @@ def filter_env(
     rewards = []
     for lo in range(0, count, CHUNK):
         chunk = rows[lo : lo + CHUNK]
-        groups = generate([env.render(tokenizer, r["prompt"]) for r in chunk], spec)
-        samples = [
-            Sample(r["prompt"], c.text, env.references(r), env.name)
-            for r, group in zip(chunk, groups)
-            for c in group
-        ]
+        groups = run_episodes(generate, tokenizer, [(env, r) for r in chunk], spec, turns)[1]
+        samples = [t.sample(r["prompt"], env.references(r), env.name) for r, group in zip(chunk, groups) for t in group]
         rewards += [s.score for s in score(samples, [env.binding] * len(samples))]
         log(f"filter {env.name}: {min(lo + CHUNK, count)}/{count} instances rolled out ({time.perf_counter() - start:.1f}s)")
     table = torch.tensor(rewards, dtype=torch.float32).view(count, cfg.k)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlpost.config import EvalConfig, ExperimentConfig
+from rlpost.config import EvalConfig, ExperimentConfig, RolloutConfig
 from rlpost.continual.forgetting import forgetting_metrics
 from rlpost.data import LoadedEnv, load_env
 
@@ -54,7 +54,7 @@ def eval_tasks(cfg: ExperimentConfig) -> list[EvalTask]:
 
 
 def evaluate_tasks(
-    model_path: str, engine: Any, tasks: list[EvalTask], cfg: EvalConfig, max_new_tokens: int, seed: int, score: Score | None
+    model_path: str, engine: Any, tasks: list[EvalTask], cfg: EvalConfig, rollout: RolloutConfig, seed: int, score: Score | None
 ) -> dict:
     """One matrix row: per task greedy accuracy and pass@k (problem-weighted over its environments), and
     the per-environment results of `rlpost.evaluation.evaluate` (scored by `score`, default in this process)."""
@@ -64,8 +64,8 @@ def evaluate_tasks(
     key = f"pass@{cfg.k}"
     for task in tasks:
         results = evaluate(
-            model_path, task.envs, cfg.k, engine, n=cfg.n, threshold=cfg.threshold, max_new_tokens=max_new_tokens,
-            temperature=cfg.temperature, limit=cfg.limit, seed=seed, score=score or score_here,
+            model_path, task.envs, cfg.k, engine, n=cfg.n, threshold=cfg.threshold, max_new_tokens=rollout.max_new_tokens,
+            temperature=cfg.temperature, limit=cfg.limit, seed=seed, score=score or score_here, turns=rollout.turns,
         )  # fmt: skip
         accuracy.append(pooled(results, "greedy_accuracy"))
         pass_k.append(pooled(results, key))
@@ -80,7 +80,7 @@ def evaluate_and_record(
     """Evaluate the policy after stage `after` (None: the starting policy), add its row to `matrix`, save the
     matrix and plots, and log an `evaluation` event; returns the matrix path."""
     start = time.perf_counter()
-    row = evaluate_tasks(model_path, engine, tasks, cfg.continual.eval, cfg.rollout.max_new_tokens, cfg.run.seed, score)
+    row = evaluate_tasks(model_path, engine, tasks, cfg.continual.eval, cfg.rollout, cfg.run.seed, score)
     label = "start" if after is None else cfg.stages[after].name
     if after is None:
         matrix.initial = {"step": step, **row}

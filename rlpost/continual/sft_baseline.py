@@ -19,7 +19,7 @@ from rlpost.continual.matrix import ContinualMatrix, eval_tasks, evaluate_and_re
 from rlpost.plots import plot_run
 from rlpost.sft_train import SFTSettings, sft_train
 from rlpost.trainer.loop import reward_bindings
-from rlpost.trainer.prompts import max_model_len
+from rlpost.trainer.prompts import max_model_len, response_budget
 from rlpost.trainer.run_dir import open_run
 from rlpost.trainer.warmup import prepare_model, reference_pairs
 
@@ -64,7 +64,10 @@ class SFTStages:
 
     def train_stage(self, model: str, index: int, stage: StageConfig, out: Path, total: int) -> None:
         cfg = self.cfg
-        pairs = reference_pairs(stage.envs, f"stages.{index}.envs", cfg.data.strict, cfg.sft.examples)
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        pairs = reference_pairs(stage.envs, f"stages.{index}.envs", cfg.data.strict, cfg.sft.examples, tokenizer)
         offset = sum(s.steps for s in cfg.stages[:index])
         self.tracker.info(f"stage {stage.name!r}: {stage.steps} SFT steps on {len(pairs)} examples")
         start = time.perf_counter()
@@ -91,7 +94,8 @@ class SFTStages:
         cfg = self.cfg
         envs = [e for t in self.tasks for e in t.envs]
         limit = getattr(AutoConfig.from_pretrained(model), "max_position_embeddings", None)
-        length = max_model_len(AutoTokenizer.from_pretrained(model), envs, cfg.rollout.max_new_tokens, limit)
+        budget, key = response_budget(cfg.rollout, envs)
+        length = max_model_len(AutoTokenizer.from_pretrained(model), envs, budget, limit, key)
         opts = EngineOptions(model, length, cfg.model.dtype, cfg.run.seed, cfg.rollout.kv_cache_gib)
         start_ray(cfg.cluster)
         pool = RewardPool.from_config(reward_bindings(envs), cfg.rewards)

@@ -22,7 +22,7 @@ from rlpost.data import LoadedEnv, PromptSampler, load_stage_envs
 from rlpost.plots import plot_run
 from rlpost.rollout import SamplingSpec
 from rlpost.trainer.metrics import sample_records
-from rlpost.trainer.prompts import max_model_len, pad_token_id
+from rlpost.trainer.prompts import max_model_len, pad_token_id, response_budget
 from rlpost.trainer.protocols import ActorFailure, Cluster, Launcher, LaunchSpec
 from rlpost.trainer.run_dir import open_run
 from rlpost.trainer.settings import StageAlgorithm
@@ -75,9 +75,10 @@ class Trainer:
         every_env = [e for envs in [*self.stages, *self.heldout] for e in envs] + [e for t in self.eval_tasks for e in t.envs]
         limit = getattr(AutoConfig.from_pretrained(self.model_path), "max_position_embeddings", None)
         algo = StageAlgorithm.for_stage(cfg, min(self.state.stage, len(cfg.stages) - 1))
+        budget, budget_key = response_budget(cfg.rollout, every_env)
         spec = LaunchSpec(
             model_path=self.model_path,
-            max_model_len=max_model_len(self.tokenizer, every_env, cfg.rollout.max_new_tokens, limit),
+            max_model_len=max_model_len(self.tokenizer, every_env, budget, limit, budget_key),
             bindings=reward_bindings(every_env),
             policy_params=algo.params,
             critic_params=algo.critic_params,
@@ -117,7 +118,9 @@ class Trainer:
             r = self.cfg.rollout
             sampling = SamplingSpec(n=1, max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p)
             generate, score = self.cluster.engines.generate, self.cluster.rewards.score
-            outcomes = [filter_env(env, generate, score, self.tokenizer, fcfg, sampling, self.tracker.info) for env in envs]
+            outcomes = [
+                filter_env(env, generate, score, self.tokenizer, fcfg, sampling, self.tracker.info, r.turns) for env in envs
+            ]
             save_outcomes(self.run_dir, index, stage.name, outcomes)
             for o in outcomes:
                 self.event(
@@ -203,7 +206,7 @@ class Trainer:
             self.model_path, self.heldout[index], 1, self.cluster.engines.generate, n=h.samples, threshold=h.threshold,
             max_new_tokens=self.cfg.rollout.max_new_tokens, temperature=self.cfg.rollout.temperature,
             top_p=self.cfg.rollout.top_p, limit=h.limit, seed=self.cfg.run.seed + self.step,
-            score=scored_by(self.cluster.rewards),
+            score=scored_by(self.cluster.rewards), turns=self.cfg.rollout.turns,
         )  # fmt: skip
         greedy, sampled = pooled(results, "greedy_accuracy"), pooled(results, "pass@1")
         self.event("heldout", greedy=round(greedy, 4), sampled=round(sampled, 4), problems=sum(r["n"] for r in results.values()),

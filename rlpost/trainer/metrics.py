@@ -69,6 +69,27 @@ def step_metrics(batch: RolloutBatch, stats: TrainStats, sync_engine_s: float) -
         m["kl/mean"] = m.pop("actor/kl")
     for key in [k for k in m if k.startswith("actor/is/")]:
         m[key.removeprefix("actor/")] = m.pop(key)
+    m.update(episode_metrics(batch.episodes))
+    return m
+
+
+def episode_metrics(episodes: list[dict[str, Any]]) -> dict[str, float]:
+    """Multi-turn batches: policy turns and tool calls per episode, the share of episodes that called a
+    tool, observation tokens, reply errors, and how episodes ended (`episode/ended/<reason>` shares)."""
+    if not episodes:
+        return {}
+    count = len(episodes)
+    tools = [sum(t["role"] == "tool" for t in e["turns"]) for e in episodes]
+    m = {
+        "episode/turns_mean": sum(sum(t["role"] == "assistant" for t in e["turns"]) for e in episodes) / count,
+        "episode/tool_calls_mean": sum(tools) / count,
+        "episode/tool_use_rate": sum(n > 0 for n in tools) / count,
+        "episode/observation_tokens_mean": sum(t["tokens"] for e in episodes for t in e["turns"] if t["role"] != "assistant")
+        / count,
+        "episode/reply_errors": float(sum(e["outcome"].get("reply_errors", 0) for e in episodes)),
+    }
+    for reason in sorted({e["outcome"].get("ended", "single_turn") for e in episodes}):
+        m[f"episode/ended/{reason}"] = sum(e["outcome"].get("ended", "single_turn") == reason for e in episodes) / count
     return m
 
 
@@ -94,5 +115,7 @@ def sample_records(batch: RolloutBatch, count: int, seed: int) -> list[dict[str,
         }
         if batch.baseline_responses:
             record.update(baseline_response=batch.baseline_responses[i], baseline_reward=batch.baseline_rewards[i].item())
+        if batch.episodes:
+            record.update(turns=batch.episodes[i]["turns"], outcome=batch.episodes[i]["outcome"])
         records.append(record)
     return records

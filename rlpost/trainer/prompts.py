@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rlpost.config import ConfigError
+from rlpost.config import ConfigError, RolloutConfig
 from rlpost.data import LoadedEnv
 
 HEADROOM = 8  # tokens beyond prompt + response in the engines' context
@@ -45,15 +45,24 @@ def longest_prompt(tokenizer, envs: list[LoadedEnv]) -> LongestPrompt:
     return best
 
 
-def max_model_len(tokenizer, envs: list[LoadedEnv], max_new_tokens: int, model_limit: int | None) -> int:
-    """Context the engines need: the longest prompt + `max_new_tokens` + headroom. A prompt that cannot
-    fit the model's own limit (`max_position_embeddings`) is a config error naming its row."""
+def response_budget(rollout: RolloutConfig, envs: list[LoadedEnv]) -> tuple[int, str]:
+    """Response tokens a sequence may have, and the key that sets them: a turn's (`rollout.max_new_tokens`),
+    or a whole episode's (`rollout.turns.max_tokens`) when an environment is multi-turn."""
+    if any(e.interaction is not None for e in envs):
+        return rollout.turns.max_tokens, "rollout.turns.max_tokens"
+    return rollout.max_new_tokens, "rollout.max_new_tokens"
+
+
+def max_model_len(
+    tokenizer, envs: list[LoadedEnv], max_new_tokens: int, model_limit: int | None, key: str = "rollout.max_new_tokens"
+) -> int:
+    """Context the engines need: the longest prompt + `max_new_tokens` (set by `key`) + headroom. A prompt that
+    cannot fit the model's own limit (`max_position_embeddings`) is a config error naming its row."""
     longest = longest_prompt(tokenizer, envs)
     need = longest.tokens + max_new_tokens
     if model_limit is not None and need > model_limit:
         raise ConfigError(
-            f"{longest.env}: row {longest.row} has a {longest.tokens}-token prompt; with rollout.max_new_tokens "
-            f"{max_new_tokens} it exceeds the model's {model_limit}-token context (shorten or drop the row, or lower "
-            f"rollout.max_new_tokens)"
+            f"{longest.env}: row {longest.row} has a {longest.tokens}-token prompt; with {key} "
+            f"{max_new_tokens} it exceeds the model's {model_limit}-token context (shorten or drop the row, or lower {key})"
         )
     return need + HEADROOM if model_limit is None else min(need + HEADROOM, model_limit)

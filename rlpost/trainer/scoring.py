@@ -4,6 +4,7 @@ baselines' rewards), then reward shaping (the overlong penalty), kept apart as i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -16,12 +17,12 @@ from rlpost.trainer.protocols import RewardScorer
 
 def score_batch(batch: RolloutBatch, scorer: RewardScorer, timer) -> None:
     """batch.rewards [B], reward_components, reward_errors and, with greedy baselines, baseline_rewards [B]."""
-    samples = [Sample(p, r, ref, env) for p, r, ref, env in zip(batch.prompts, batch.responses, batch.references, batch.envs)]
+    samples = [_sample(batch, i, batch.responses, batch.episodes) for i in range(len(batch))]
     keys = list(batch.bindings)
     firsts: list[int] = []
     if batch.baseline_responses:
         firsts = [int((batch.group_ids == g).nonzero()[0]) for g in batch.group_ids.unique()]
-        samples += [Sample(batch.prompts[i], batch.baseline_responses[i], batch.references[i], batch.envs[i]) for i in firsts]
+        samples += [_sample(batch, i, batch.baseline_responses, batch.baseline_episodes) for i in firsts]
         keys += [batch.bindings[i] for i in firsts]
     with timer("reward"):
         scored = scorer.score(samples, keys)
@@ -33,6 +34,14 @@ def score_batch(batch: RolloutBatch, scorer: RewardScorer, timer) -> None:
     if baseline:
         by_group = {int(batch.group_ids[i]): s.score for i, s in zip(firsts, baseline)}
         batch.baseline_rewards = torch.tensor([by_group[int(g)] for g in batch.group_ids], dtype=torch.float32)
+
+
+def _sample(batch: RolloutBatch, i: int, responses: list[str], episodes: list[dict]) -> Sample:
+    """Row `i` as a reward sample (with its turns and outcome in a multi-turn batch)."""
+    sample = Sample(batch.prompts[i], responses[i], batch.references[i], batch.envs[i])
+    if not episodes:
+        return sample
+    return replace(sample, turns=tuple(episodes[i]["turns"]), outcome=episodes[i]["outcome"])
 
 
 def shape_rewards(batch: RolloutBatch, params: Mapping[str, Any], max_new_tokens: int) -> None:

@@ -10,11 +10,13 @@ from pathlib import Path
 from rlpost.checkpoint import COMPLETE_MARKER
 from rlpost.config import EnvSpec, ExperimentConfig
 from rlpost.data import load_env
+from rlpost.multiturn.render import transcript_text
 
 
-def reference_pairs(specs: list[EnvSpec], prefix: str, strict: bool, limit: int | None) -> list[tuple[str, str]]:
+def reference_pairs(specs: list[EnvSpec], prefix: str, strict: bool, limit: int | None, tokenizer) -> list[tuple[str, str]]:
     """(prompt, reference completion) of the first `limit` training rows (None: all) of each environment;
-    `prefix` is the specs' key path in the config, for errors."""
+    `prefix` is the specs' key path in the config, for errors. A multi-turn reference (a list of turns)
+    becomes one completion framed as rollout frames it for `tokenizer` (`transcript_text`)."""
     pairs = []
     for j, spec in enumerate(specs):
         key = f"{prefix}.{j}"
@@ -22,7 +24,9 @@ def reference_pairs(specs: list[EnvSpec], prefix: str, strict: bool, limit: int 
         if env.env.sft_target is None:
             raise ValueError(f"{key}: environment {spec.name!r} has no reference completions to fine-tune on")
         rows = env.rows if limit is None else env.rows.select(range(min(limit, len(env.rows))))
-        pairs += [(r["prompt"], env.env.sft_target(r)) for r in rows]
+        for r in rows:
+            target = env.env.sft_target(r)
+            pairs.append((r["prompt"], target if isinstance(target, str) else transcript_text(tokenizer, target, spec.chat)))
     return pairs
 
 
@@ -46,7 +50,9 @@ def prepare_model(cfg: ExperimentConfig, run_dir: Path, log: Callable[[str], Non
     start = time.perf_counter()
     w = cfg.warmup
     specs, prefix = (w.envs, "warmup.envs") if w.envs else (cfg.stages[0].envs, "stages.0.envs")
-    pairs = reference_pairs(specs, prefix, cfg.data.strict, w.examples)
+    from transformers import AutoTokenizer
+
+    pairs = reference_pairs(specs, prefix, cfg.data.strict, w.examples, AutoTokenizer.from_pretrained(base))
     out = sft_train(base, pairs, SFTSettings(w.steps, w.batch_size, w.lr, cfg.run.seed), run_dir / "warmup_model")
     (Path(out) / COMPLETE_MARKER).write_text("ok\n")
     log(f"supervised warm-up: {w.steps} steps in {time.perf_counter() - start:.1f}s -> {out}")

@@ -15,7 +15,7 @@ from rlpost.continual.filtering import apply_outcome, filter_env, load_outcomes,
 from rlpost.continual.matrix import HEATMAP_FILE, LINES_FILE, MATRIX_FILE, ContinualMatrix, format_matrix
 from rlpost.data import load_env
 from rlpost.report import write_comparison, write_report
-from rlpost.rollout import SamplingSpec
+from rlpost.rollout import Completion, SamplingSpec
 
 STAGES = [
     {"name": "rev", "steps": 1, "envs": [{"name": "reverse"}]},
@@ -75,7 +75,7 @@ def fake_engine(correct_counts: dict[str, int], k: int):
 
     def generate(prompt_ids, spec):
         assert spec.n == k
-        return [[SimpleNamespace(text=str(i)) for i in range(k)] for _ in prompt_ids]
+        return [[Completion([i], [0.0], str(i), False) for i in range(k)] for _ in prompt_ids]
 
     def score(samples, bindings):
         out = []
