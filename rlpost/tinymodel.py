@@ -14,6 +14,10 @@ from pathlib import Path
 
 SPECIAL_TOKENS = ["<|pad|>", "<|endoftext|>", "<|unk|>", "<|im_start|>", "<|im_end|>"]
 CHARS = string.digits + string.ascii_letters + string.punctuation + " \n"
+# byte-level names of the characters (space is "Ġ", newline "Ċ"): transformers loads a saved Qwen2
+# tokenizer as `Qwen2Tokenizer`, which maps text to these names before the vocabulary lookup (with plain
+# names it silently dropped every space and newline)
+_BYTE_NAMES = {" ": "\u0120", "\n": "\u010a"}
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -34,14 +38,16 @@ class TinySpec:
 
 
 def build_tokenizer():
-    """A character tokenizer: one token per character, specials first, no merges."""
-    from tokenizers import Tokenizer, decoders, models
+    """A character tokenizer: one token per character, specials first, no merges (byte-level, so it reads the
+    same text loaded back with `AutoTokenizer`)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + list(CHARS))}
+    vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + [_BYTE_NAMES.get(c, c) for c in CHARS])}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<|unk|>"))
     core.add_special_tokens(SPECIAL_TOKENS)
-    core.decoder = decoders.Fuse()
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
         pad_token="<|pad|>",
