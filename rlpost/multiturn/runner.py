@@ -2,7 +2,8 @@
 reply (concurrently, each within `reply_timeout_s`), append the observations as ids, and go on until
 every episode has finished or hit a limit (`rollout.turns`).
 
-Token in, token out: a later turn is generated from the prompt ids plus the trajectory's ids so far,
+A turn cut by `rollout.max_new_tokens` still goes to the environment (which decides what a cut tool
+call is worth); only the episode's budget, `max_turns` or a `Finish` end it. Token in, token out: a later turn is generated from the prompt ids plus the trajectory's ids so far,
 so what the learner trains on is exactly what the engine produced and saw. Environments without an
 interaction get one turn, as before.
 """
@@ -99,8 +100,8 @@ def _continue(ep: _Live, reply: Reply, tokenizer, turns: TurnsConfig, frames: di
         if reply.reward is not None:
             t.outcome["reward"] = float(reply.reward)
         return False
-    if t.truncated:
-        t.outcome["ended"] = "turn_tokens" if len(t.token_ids) < turns.max_tokens else "max_tokens"
+    if len(t.token_ids) >= turns.max_tokens:
+        t.outcome["ended"] = "max_tokens"
         return False
     if t.policy_turns() >= turns.max_turns:
         t.outcome["ended"] = "max_turns"

@@ -46,6 +46,7 @@ class Scripted:
         text = self.turns.pop(0)
         out = ids(text) + ([] if self.truncated else [EOS])
         out = out[: spec.max_new_tokens]
+        text = TOK.decode(out, skip_special_tokens=True)
         return [[Completion(out, [-0.1 * (k + 1) for k in range(len(out))], text, len(out) == spec.max_new_tokens)
                  for _ in range(spec.n)] for _ in prompts]  # fmt: skip
 
@@ -105,9 +106,10 @@ def test_limits_turns_tokens_and_observation_size():
     # an observation that leaves no room for a turn ends the episode as truncated
     _, t, _ = one_episode(Scripted(call), CALC, TurnsConfig(max_tokens=len(ids(call)) + 3))
     assert t.outcome["ended"] == "max_tokens" and t.truncated and t.observations == 0
-    # a turn stopped by the per-turn limit is not answered further
-    _, t, _ = one_episode(Scripted(call), CALC, spec=SamplingSpec(n=1, max_new_tokens=10))
-    assert t.truncated and t.policy_turns() == 1 and t.outcome["ended"] in ("finish", "turn_tokens")
+    # a turn cut by the per-turn limit still goes to the environment, which shows the cut call's error
+    _, t, _ = one_episode(Scripted(call, "5"), CALC, spec=SamplingSpec(n=1, max_new_tokens=20))
+    assert t.turns[0].tokens == 20 and t.turns[1].text == "error: a <tool_call> without its closing </tool_call>"
+    assert t.policy_turns() == 2 and t.outcome["ended"] == "finish" and not t.truncated
 
 
 class Echo:
@@ -277,3 +279,4 @@ def test_training_loop_on_the_tool_environment(tmp_path):
     assert any([t["role"] for t in s["turns"]] == ["assistant", "tool", "assistant"] for s in samples)
     heldout = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if '"heldout"' in x]
     assert heldout and heldout[-1]["greedy"] == 1.0  # greedy is sample 0: calls the tool, whole episodes judged
+
