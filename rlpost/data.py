@@ -42,8 +42,19 @@ class LoadedEnv:
         return {f: row[f] for f in self.reference_fields}
 
     def render(self, tokenizer, text: str) -> list[int]:
-        """A prompt's token ids as this environment presents it (raw, or chat with its system message)."""
-        return render_prompt(tokenizer, text, self.spec.chat, self.spec.system)
+        """A prompt's token ids as this environment presents it (raw, or chat with its system message and, for an
+        interaction that offers tools, their schemas for the chat template)."""
+        return render_prompt(tokenizer, text, self.spec.chat, self.spec.system, self.tool_schemas())
+
+    def tool_schemas(self) -> list[dict[str, Any]] | None:
+        """JSON schemas of the tools the interaction offers (its factory's `tool_schemas(**params)`), in chat only."""
+        if not self.spec.chat or self.interaction is None:
+            return None
+        from rlpost.multiturn.api import resolve_interaction
+
+        name, params = self.interaction
+        describe = getattr(resolve_interaction(name), "tool_schemas", None)
+        return describe(**params) if describe is not None else None
 
     @property
     def interaction(self) -> tuple[str, dict[str, Any]] | None:
@@ -157,10 +168,13 @@ class PromptSampler:
         return [(self.envs[k], self._next_row(k)) for k in picks]
 
 
-def render_prompt(tokenizer, text: str, chat: bool, system: str | None = None) -> list[int]:
+def render_prompt(tokenizer, text: str, chat: bool, system: str | None = None, tools: list[dict] | None = None) -> list[int]:
     """Token ids of a prompt: raw text, or the tokenizer's chat template with a user turn (after a system
-    turn when `system` is given) and the generation prompt."""
+    turn when `system` is given), the `tools` (JSON schemas, rendered by templates that support them) and the
+    generation prompt."""
     if chat:
         messages = ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": text}]
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False))
+        return list(
+            tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False)
+        )
     return tokenizer(text, add_special_tokens=False)["input_ids"]

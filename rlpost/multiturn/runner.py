@@ -3,9 +3,10 @@ reply (concurrently, each within `reply_timeout_s`), append the observations as 
 every episode has finished or hit a limit (`rollout.turns`).
 
 A turn cut by `rollout.max_new_tokens` still goes to the environment (which decides what a cut tool
-call is worth); only the episode's budget, `max_turns` or a `Finish` end it. Token in, token out: a later turn is generated from the prompt ids plus the trajectory's ids so far,
-so what the learner trains on is exactly what the engine produced and saw. Environments without an
-interaction get one turn, as before.
+call is worth); only the episode's budget, `max_turns` or a `Finish` end it. Token in, token out: a
+later turn is generated from the prompt ids plus the trajectory's ids so far, so what the learner
+trains on is exactly what the engine produced and saw. Environments without an interaction get one
+turn, as before.
 """
 
 from __future__ import annotations

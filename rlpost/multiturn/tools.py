@@ -212,3 +212,11 @@ def tools(row: dict[str, Any], tools: list[str] = ("calculator",), max_calls: in
     if unknown:
         raise ValueError(f"unknown tool(s) {unknown}; registered: {sorted(TOOLS)}")
     return ToolSession({t: TOOLS[t] for t in tools}, max_calls)
+
+
+def _schemas(tools: list[str] = ("calculator",), max_calls: int = 1) -> list[dict[str, Any]]:  # noqa: ARG001
+    """What a chat template shows the model: the schemas of the tools the interaction is given."""
+    return [TOOLS[t].schema() for t in tools if t in TOOLS]
+
+
+tools.tool_schemas = _schemas

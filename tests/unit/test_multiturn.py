@@ -247,22 +247,30 @@ def tool_policy(prompt: str, i: int, spec) -> str:
     return "1"
 
 
-def test_training_loop_on_the_tool_environment(tmp_path):
+@pytest.mark.parametrize("algorithm", ["grpo", "remax", "ppo"])
+def test_training_loop_on_the_tool_environment(tmp_path, algorithm):
     data = {
         "run": {"name": "tools", "seed": 0, "dir": str(tmp_path / "run")},
         "model": {"path": str(model_dir(tmp_path / "model"))},
         "rollout": {"prompts_per_step": 2, "n": 4, "max_new_tokens": 80, "turns": {"max_turns": 3, "max_tokens": 200}},
-        "algorithm": {"name": "grpo"},
+        "algorithm": {"name": algorithm},
         "learner": {"micro_batch_size": 4},
         "stages": [{"name": "tools", "steps": 2, "envs": [{"name": "tool_arithmetic", "params": {"train_size": 20}}]}],
         "heldout": {"every": 2, "limit": 4, "samples": 2},
         "logging": {"console": False, "samples_per_step": 8},
     }
+    if algorithm == "ppo":
+        data["critic"] = {"model": "policy"}
     fakes = FakeCluster(tool_policy)
     run_dir = Trainer(build_config(data), launcher=fakes.launch).run()
     assert fakes.spec.max_model_len == len(ids("347*29=")) + 200 + 8  # the episode budget, not one turn's
     metrics = lines(run_dir, "metrics.jsonl")
     assert [m["reward/mean"] for m in metrics] == [0.5, 0.5]  # the tool users are right, the guessers wrong
+    if algorithm == "remax":  # the greedy baseline is a whole episode too (sample 0's policy: the tool, right)
+        assert fakes.learners.trained[0][0].baseline_rewards.tolist() == [1.0] * 8
+    if algorithm == "ppo":  # token-level advantages only on the policy's tokens
+        b = fakes.learners.trained[-1][0]
+        assert bool((b.advantages[b.response_mask == 0] == 0).all()) and bool(b.advantages[b.response_mask == 1].abs().sum() > 0)
     assert metrics[0]["episode/tool_use_rate"] == 0.5 and metrics[0]["episode/turns_mean"] == 1.5
     assert metrics[0]["episode/ended/finish"] == 1.0
     batch = fakes.learners.trained[0][0]
@@ -280,3 +288,12 @@ def test_training_loop_on_the_tool_environment(tmp_path):
     heldout = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if '"heldout"' in x]
     assert heldout and heldout[-1]["greedy"] == 1.0  # greedy is sample 0: calls the tool, whole episodes judged
 
+
+def test_chat_prompts_show_the_interactions_tools_to_the_template():
+    tok = build_tokenizer()
+    tok.chat_template = "{% if tools %}TOOLS {{ tools | tojson }}\n{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}"
+    chat = load_env(EnvSpec(name="tool_arithmetic", params={"train_size": 4, "test_size": 2}, chat=True), "train")
+    text = tok.decode(chat.render(tok, "1*2="))
+    assert text.startswith("TOOLS [") and json.loads(text[6 : text.index("\n")]) == [TOOLS["calculator"].schema()]
+    raw = load_env(EnvSpec(name="tool_arithmetic", params={"train_size": 4, "test_size": 2}), "train")
+    assert tok.decode(raw.render(tok, "1*2=")) == "1*2="
