@@ -22,6 +22,7 @@ from rlpost.rollout import Completion, SamplingSpec
 from rlpost.tinymodel import SPECIAL_TOKENS, build_tokenizer
 from rlpost.trainer import Trainer
 from rlpost.trainer.warmup import reference_pairs
+from tests.conftest import ROOT
 from tests.fakes import FakeCluster, model_dir
 from tests.unit.test_trainer_loop import lines
 
@@ -297,3 +298,20 @@ def test_chat_prompts_show_the_interactions_tools_to_the_template():
     assert text.startswith("TOOLS [") and json.loads(text[6 : text.index("\n")]) == [TOOLS["calculator"].schema()]
     raw = load_env(EnvSpec(name="tool_arithmetic", params={"train_size": 4, "test_size": 2}), "train")
     assert tok.decode(raw.render(tok, "1*2=")) == "1*2="
+
+
+def test_the_readme_example_interaction_loaded_by_file(tmp_path):
+    rows = [{"prompt": "Guess my number (1-9):", "answer": "6"}]
+    (tmp_path / "guess.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    spec = EnvSpec(
+        name="dataset", params={"data_files": str(tmp_path / "guess.jsonl")},
+        interaction={"name": f"{ROOT / 'examples/guess_number.py'}:start", "params": {"penalty": 0.25}},
+        rewards=[{"name": "episode_reward", "params": {"missing": 0.0}}],
+    )  # fmt: skip
+    env = load_env(spec, "train")
+    spec = SamplingSpec(n=1, max_new_tokens=8)
+    _, groups = run_episodes(Scripted("3", "8", "6"), TOK, [(env, env.rows[0])], spec, TurnsConfig())
+    t = groups[0][0]
+    assert [x.text for x in t.turns] == ["3", "higher", "8", "lower", "6"]
+    sample = t.sample(rows[0]["prompt"], env.references(env.rows[0]), env.name)
+    assert resolve_reward("episode_reward")([sample], {"missing": 0.0})[0].score == 0.5
