@@ -180,6 +180,26 @@ def kl_panel(ax, rows: Rows, events: Rows) -> bool:
     return True
 
 
+@register_panel("episodes")
+def episodes_panel(ax, rows: Rows, events: Rows) -> bool:
+    """Multi-turn runs: the share of episodes that called a tool, and policy turns per episode (right axis)."""
+    steps, rate = series(rows, "episode/tool_use_rate")
+    turn_steps, turns = series(rows, "episode/turns_mean")
+    if not steps and not turn_steps:
+        return False
+    window = smoothing_window(max(len(steps), len(turn_steps)))
+    if steps:
+        ax.plot(steps, rate, color="tab:orange", alpha=0.3, linewidth=0.8)
+        ax.plot(steps, moving_average(rate, window), color="tab:orange", linewidth=2, label="tool-use rate")
+        ax.set_ylim(-0.02, 1.02)
+    right = ax.twinx()
+    right.plot(turn_steps, moving_average(turns, window), color="tab:gray", linestyle="--", label="turns per episode")
+    right.set_ylabel("turns", fontsize=8)
+    ax.set_title(f"episodes (moving average, {window} steps)")
+    ax.legend(handles=ax.get_lines()[1:] + right.get_lines(), fontsize=7, loc="lower right")
+    return True
+
+
 @register_panel("response_length")
 def length_panel(ax, rows: Rows, events: Rows) -> bool:
     drawn = False
@@ -265,7 +285,8 @@ def plot_panels(rows: Rows, events: Rows, out_dir: Path, names: tuple[str, ...] 
 
 
 def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
-    """Write `<run>/plots/training.png` (reward or SFT loss, KL, length, phase times); None when there is nothing to plot."""
+    """Write `<run>/plots/training.png` (reward or SFT loss, KL, length, phase times; multi-turn runs: the episodes
+    panel in place of KL or length); None when there is nothing to plot."""
     rows = read_metrics(run_dir)
     if not rows:
         return None
@@ -274,6 +295,8 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path | None:
     main = ("reward", "kl", "response_length", "phase_times")
     if not series(rows, "reward/mean")[0]:
         main = ("sft_loss", "kl", "response_length", "phase_times")
+    elif series(rows, "episode/turns_mean")[0]:
+        main = ("reward", "episodes", "kl" if series(rows, "kl/mean")[0] else "response_length", "phase_times")
     events = [*read_jsonl(run_dir / "events.jsonl"), *heldout_events(run_dir)]
     for ax, name in zip(axes.flat, main):
         if PANELS[name](ax, rows, events):

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from rlpost.plots import heldout_events, heldout_points, moving_average, plot_run, pyplot, reward_panel, smoothing_window
+from rlpost.plots import (
+    episodes_panel,
+    heldout_events,
+    heldout_points,
+    moving_average,
+    plot_run,
+    pyplot,
+    reward_panel,
+    smoothing_window,
+)
 
 
 def test_moving_average_is_trailing():
@@ -53,3 +62,18 @@ def test_heldout_points_merge_the_start_event_with_later_metrics():
     rows = [{"step": 25, "heldout/greedy_accuracy": 0.5}, {"step": 50, "heldout/greedy_accuracy": 0.75}]
     events = [{"event": "heldout", "step": 0, "greedy": 0.25, "sampled": 0.3}, {"event": "restart", "step": 3}]
     assert heldout_points(rows, events) == {"greedy": ([0, 25, 50], [0.25, 0.5, 0.75]), "sampled": ([0], [0.3])}
+
+
+def test_episodes_panel_shows_the_tool_use_trend(tmp_path):
+    rows = [{"step": s, "reward/mean": s / 40, "episode/tool_use_rate": s / 40, "episode/turns_mean": 1 + s / 40}
+            for s in range(1, 41)]  # fmt: skip
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    assert episodes_panel(ax, rows, [])
+    trend = ax.get_lines()[1].get_ydata()
+    assert list(trend) == sorted(trend) and trend[-1] > trend[0] + 0.5  # the smoothed rate rises with the data
+    assert ax.get_ylim() == (-0.02, 1.02)
+    plt.close(fig)
+    assert not episodes_panel(plt.subplots()[1], [{"step": 1, "reward/mean": 0.0}], [])
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert plot_run(tmp_path).exists()
