@@ -22,8 +22,9 @@ def _load(args) -> ExperimentConfig:
 
 
 def validate_plugins(cfg: ExperimentConfig) -> None:
-    """Check that every environment and reward named in the config resolves (cheap; no heavy start-up)."""
+    """Check that every environment, reward and interaction named in the config resolves (cheap; no heavy start-up)."""
     from rlpost.envs import get_env
+    from rlpost.multiturn import resolve_interaction
 
     for i, stage in enumerate(cfg.stages):
         for j, spec in enumerate(stage.envs):
@@ -34,12 +35,19 @@ def validate_plugins(cfg: ExperimentConfig) -> None:
                 raise ConfigError(f"{key}.name: {e.args[0]}") from None
             names = [b.name for b in spec.rewards] if spec.rewards is not None else [r.name for r in env.rewards]
             for k, name in enumerate(names):
-                try:
-                    resolve_reward(name)
-                except Exception as e:  # noqa: BLE001 - any failure to load a plugin is a config error
-                    where = f"{key}.rewards.{k}.name" if spec.rewards is not None else f"{key}.name"
-                    detail = e.args[0] if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
-                    raise ConfigError(f"{where}: {' '.join(str(detail).split())}") from None
+                _resolves(resolve_reward, name, f"{key}.rewards.{k}.name" if spec.rewards is not None else f"{key}.name")
+            interaction = spec.interaction.name if spec.interaction is not None else getattr(env.interaction, "name", None)
+            if interaction is not None:
+                _resolves(resolve_interaction, interaction, f"{key}.interaction.name" if spec.interaction else f"{key}.name")
+
+
+def _resolves(resolve, name: str, where: str) -> None:
+    """`resolve(name)`, any failure to load the plugin raised as a config error at `where`."""
+    try:
+        resolve(name)
+    except Exception as e:  # noqa: BLE001 - any failure to load a plugin is a config error
+        detail = e.args[0] if isinstance(e, KeyError) and e.args else f"{type(e).__name__}: {e}"
+        raise ConfigError(f"{where}: {' '.join(str(detail).split())}") from None
 
 
 def cmd_check(args) -> int:

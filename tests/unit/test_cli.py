@@ -97,6 +97,13 @@ def test_unknown_env_in_a_second_env_entry(capsys):
     assert _config_error(capsys, argv).startswith("stages.0.envs.1.name: ")
 
 
+def test_unknown_interaction_names_its_key(capsys):
+    argv = ["check", QUICKSTART, "stages.0.envs.0.interaction={name: no_such_interaction}"]
+    message = _config_error(capsys, argv)
+    assert message.startswith("stages.0.envs.0.interaction.name: unknown interaction 'no_such_interaction'")
+    assert "tools" in message and "code_feedback" in message  # the registered ones are listed
+
+
 def test_unresolvable_reward_override(capsys):
     message = _config_error(capsys, ["check", QUICKSTART, "stages.0.envs.0.rewards=[{name: nope}]"])
     assert message.startswith("stages.0.envs.0.rewards.0.name: ")
