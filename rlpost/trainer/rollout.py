@@ -47,7 +47,7 @@ def rollout(
         with timer("baseline_rollout"):
             spec = SamplingSpec(n=1, max_new_tokens=plan.sampling.max_new_tokens, temperature=0.0)
             greedy = [g[0] for g in run_episodes(engines.generate, tokenizer, picks, spec, plan.turns)[1]]
-    multi_turn = any(env.interaction is not None for env, _ in picks)
+    multi_turn = any(env.interaction is not None for env in sampler.envs)  # per stage, so every round of a step agrees
     rows_prompt, meta = [], []
     for j, ((env, row), trajectories) in enumerate(zip(picks, groups)):
         for t in trajectories:
