@@ -1,8 +1,10 @@
 """Multiplication the tiny model cannot do in its head, with a calculator it may call.
 
 Prompts like `347*29=`, answer `10063`; the `tools` interaction runs the calculator on the policy's
-`<tool_call>` and shows the result, and the exact-answer reward reads the policy's last turn (a tool
-output alone scores nothing). Generated from a seed, no download.
+call, written in the compact `tag` format (`<calculator>347*29</calculator>`: a small model learns
+it in a short warm-up; bind `interaction: {name: tools, params: {format: hermes}}` for a chat model
+that writes its template's `<tool_call>` JSON), and shows the result; the exact-answer reward reads
+the policy's last turn (a tool output alone scores nothing). Generated from a seed, no download.
 
 params: digits_a / digits_b (operand sizes, default 3 and 2), train_size / test_size (default 4000 /
 200), seed (default 0), tool_share (default 0.3): the share of rows whose supervised warm-up target
@@ -13,7 +15,6 @@ on the exact answer can raise it, since the episodes that call the tool are the 
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -23,9 +24,8 @@ _SPLIT_SALT = {"train": 0, "test": 1}
 
 
 def tool_call(expression: str) -> str:
-    """The policy's calculator call as the warm-up writes it (the `tools` interaction's format)."""
-    call = {"name": "calculator", "arguments": {"expression": expression}}
-    return f"<tool_call>{json.dumps(call, separators=(',', ':'))}</tool_call>"
+    """The policy's calculator call as the warm-up writes it (the `tools` interaction's `tag` format)."""
+    return f"<calculator>{expression}</calculator>"
 
 
 def make_rows(
@@ -73,6 +73,6 @@ TOOL_ARITHMETIC = register_env(
         rewards=(RewardSpec("exact_answer"),),
         reference_fields=("answer",),
         sft_target=sft_target,
-        interaction=InteractionSpec("tools", {"tools": ["calculator"]}),
+        interaction=InteractionSpec("tools", {"tools": ["calculator"], "format": "tag"}),
     )
 )

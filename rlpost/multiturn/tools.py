@@ -1,8 +1,10 @@
 """Tool calls in the policy's turns, the built-in tools and the `tools` interaction.
 
-A tool call is written as Qwen2/2.5/3 and Hermes chat templates write it:
+A tool call is written as Qwen2/2.5/3 and Hermes chat templates write it (format `hermes`):
 `<tool_call>{"name": "calculator", "arguments": {"expression": "347*29"}}</tool_call>` (whitespace
-around the JSON allowed; `arguments` may also be a JSON string of the object). The `tools`
+around the JSON allowed; `arguments` may also be a JSON string of the object), or compactly as a
+tag per tool (format `tag`): `<calculator>347*29</calculator>`, the body being the tool's first
+required argument. The `tools`
 interaction runs every call of a turn (at most `max_calls` of them) and answers with their outputs,
 one per line, as a `tool` observation; a turn without a call ends the episode. A malformed call, an
 unknown tool, bad arguments or a failing tool give an `error: ...` line the policy reads: nothing a
@@ -62,8 +64,9 @@ class ToolCall:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_tool_calls(text: str) -> list[ToolCall | str]:
-    """Every `<tool_call>` of a turn, in order: a `ToolCall`, or an error message for one that is malformed."""
+def parse_tool_calls(text: str, tools: dict[str, Tool] | None = None) -> list[ToolCall | str]:  # noqa: ARG001
+    """The `hermes` format: every `<tool_call>{json}</tool_call>` of a turn, in order: a `ToolCall`, or an error
+    message for one that is malformed."""
     out: list[ToolCall | str] = []
     for match in CALL.finditer(text):
         out.append(_parse_call(match.group(1)))
@@ -88,6 +91,29 @@ def _parse_call(body: str) -> ToolCall | str:
     if not isinstance(args, dict):
         return "error: the tool call's arguments must be an object"
     return ToolCall(call["name"], args)
+
+
+def parse_tag_calls(text: str, tools: dict[str, Tool]) -> list[ToolCall | str]:
+    """The `tag` format: `<calculator>347*29</calculator>`, a tag per offered tool whose body is the tool's first
+    required argument (compact, for small models and raw prompts); calls in the order they appear."""
+    found: list[tuple[int, ToolCall | str]] = []
+    for name, tool in tools.items():
+        required = tool.parameters.get("required") or list(tool.parameters.get("properties", {}))
+        if not required:
+            continue
+        pattern = re.compile(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", re.DOTALL)
+        matches = list(pattern.finditer(text))
+        found += [(m.start(), ToolCall(name, {required[0]: m.group(1)})) for m in matches]
+        opened = [m.start() for m in re.finditer(re.escape(f"<{name}>"), text)]
+        if len(opened) > len(matches):
+            found.append((opened[-1], f"error: a <{name}> without its closing </{name}>"))
+    return [call for _, call in sorted(found, key=lambda item: item[0])]
+
+
+CALL_FORMATS: dict[str, Callable[[str, dict[str, Tool]], list[ToolCall | str]]] = {
+    "hermes": parse_tool_calls,
+    "tag": parse_tag_calls,
+}
 
 
 # ----- calculator --------------------------------------------------------------------------------
@@ -177,11 +203,11 @@ register_tool(Tool(
 class ToolSession:
     """Answers a turn's tool calls with their outputs; a turn without one finishes the episode."""
 
-    def __init__(self, tools: dict[str, Tool], max_calls: int):
-        self.tools, self.max_calls = tools, max_calls
+    def __init__(self, tools: dict[str, Tool], max_calls: int, call_format: str = "hermes"):
+        self.tools, self.max_calls, self.parse = tools, max_calls, CALL_FORMATS[call_format]
 
     def reply(self, turn: str) -> Reply:
-        calls = parse_tool_calls(turn)
+        calls = self.parse(turn, self.tools)
         if not calls:
             return Finish()
         lines = [self.run(c) for c in calls[: self.max_calls]]
@@ -206,15 +232,20 @@ class ToolSession:
 
 
 @register_interaction("tools")
-def tools(row: dict[str, Any], tools: list[str] = ("calculator",), max_calls: int = 1) -> ToolSession:  # noqa: ARG001
-    """The named tools (default: the calculator), at most `max_calls` calls run per turn."""
+def tools(
+    row: dict[str, Any], tools: list[str] = ("calculator",), max_calls: int = 1, format: str = "hermes"  # noqa: A002, ARG001
+) -> ToolSession:
+    """The named tools (default: the calculator), at most `max_calls` calls run per turn, written in `format`
+    (`hermes`: the chat templates' `<tool_call>{json}</tool_call>`; `tag`: `<calculator>347*29</calculator>`)."""
     unknown = [t for t in tools if t not in TOOLS]
     if unknown:
         raise ValueError(f"unknown tool(s) {unknown}; registered: {sorted(TOOLS)}")
-    return ToolSession({t: TOOLS[t] for t in tools}, max_calls)
+    if format not in CALL_FORMATS:
+        raise ValueError(f"unknown tool-call format {format!r}; expected one of {sorted(CALL_FORMATS)}")
+    return ToolSession({t: TOOLS[t] for t in tools}, max_calls, format)
 
 
-def _schemas(tools: list[str] = ("calculator",), max_calls: int = 1) -> list[dict[str, Any]]:  # noqa: ARG001
+def _schemas(tools: list[str] = ("calculator",), max_calls: int = 1, format: str = "hermes") -> list[dict[str, Any]]:  # noqa: A002, ARG001
     """What a chat template shows the model: the schemas of the tools the interaction is given."""
     return [TOOLS[t].schema() for t in tools if t in TOOLS]
 

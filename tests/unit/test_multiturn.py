@@ -16,7 +16,7 @@ from rlpost.data import load_env
 from rlpost.multiturn import Finish, Observation
 from rlpost.multiturn.render import chat_frame, encode_content, raw_frame, transcript_text
 from rlpost.multiturn.runner import run_episodes
-from rlpost.multiturn.tools import TOOLS, ToolSession, calculate, parse_tool_calls
+from rlpost.multiturn.tools import TOOLS, ToolCall, ToolSession, calculate, parse_tag_calls, parse_tool_calls
 from rlpost.rewards import Sample, resolve_reward
 from rlpost.rollout import Completion, SamplingSpec
 from rlpost.tinymodel import SPECIAL_TOKENS, build_tokenizer
@@ -64,7 +64,7 @@ def one_episode(engine, interaction, turns=TurnsConfig(), chat=False, spec=Sampl
     return prompts[0], groups[0][0], row
 
 
-CALC = {"name": "tools", "params": {"tools": ["calculator"]}}
+CALC = {"name": "tools", "params": {"tools": ["calculator"], "format": "tag"}}
 
 
 def test_tool_episode_keeps_generated_ids_and_masks_the_observation():
@@ -109,7 +109,7 @@ def test_limits_turns_tokens_and_observation_size():
     assert t.outcome["ended"] == "max_tokens" and t.truncated and t.observations == 0
     # a turn cut by the per-turn limit still goes to the environment, which shows the cut call's error
     _, t, _ = one_episode(Scripted(call, "5"), CALC, spec=SamplingSpec(n=1, max_new_tokens=20))
-    assert t.turns[0].tokens == 20 and t.turns[1].text == "error: a <tool_call> without its closing </tool_call>"
+    assert t.turns[0].tokens == 20 and t.turns[1].text == "error: a <calculator> without its closing </calculator>"
     assert t.policy_turns() == 2 and t.outcome["ended"] == "finish" and not t.truncated
 
 
@@ -207,6 +207,17 @@ def test_tool_call_parsing_and_the_tools_interaction():
     assert session.reply(call).text == "error: only numbers, + - * / // % ** and parentheses are allowed"
 
 
+def test_tag_format_calls():
+    offered = {"calculator": TOOLS["calculator"], "python": TOOLS["python"]}
+    calls = parse_tag_calls("a <python>print(1)</python> b <calculator>2+3</calculator> <calculator>4", offered)
+    assert calls == [ToolCall("python", {"code": "print(1)"}), ToolCall("calculator", {"expression": "2+3"}),
+                     "error: a <calculator> without its closing </calculator>"]  # fmt: skip
+    assert parse_tag_calls("<shell>rm -rf /</shell>", offered) == []  # only offered tools are tags
+    session = ToolSession({"calculator": TOOLS["calculator"]}, max_calls=2, call_format="tag")
+    assert session.reply("<calculator>6*7</calculator>") == Observation("42", "tool")
+    assert session.reply("42") == Finish()
+
+
 @pytest.mark.parametrize("expression", ["9**9**9", "(10**64)**64", "2**100000", "1e308*10", "[1]*10**9", "().__class__"])
 def test_calculator_refuses_what_could_hang_or_escape(expression):
     start = time.perf_counter()
@@ -277,7 +288,7 @@ def test_training_loop_on_the_tool_environment(tmp_path, algorithm):
     batch = fakes.learners.trained[0][0]
     for i in range(len(batch)):
         mask = batch.response_mask[i]
-        used_tool = batch.episodes[i]["turns"][0]["text"].startswith("<tool_call>")
+        used_tool = batch.episodes[i]["turns"][0]["text"].startswith("<calculator>")
         gaps = int(((mask[1:] == 1) & (mask[:-1] == 0)).sum())  # mask 0 -> 1 transitions: prompt end, after observations
         assert gaps == (2 if used_tool else 1)
         obs = batch.input_ids[i][(mask == 0) & (batch.attention_mask[i] == 1)].tolist()
