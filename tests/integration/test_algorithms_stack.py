@@ -1,10 +1,10 @@
 """Every algorithm config in configs/ runs a few steps through the real stack (Ray, vLLM, DeepSpeed,
-reward workers), with its own parts visibly at work. Configs that differ only in their algorithm block
-share one run, a stage each with that block as the stage's algorithm (one start-up instead of one each)."""
+reward workers), with its own parts visibly at work, and so does a plugin recipe. Configs that differ only in
+their algorithm block share one run, a stage each with that block as the stage's algorithm (one start-up instead
+of one each); the plugin recipe is the first stage of the GRPO-family configs' run."""
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 
@@ -22,6 +22,12 @@ CONFIGS = [
     "grpo_arithmetic", "dapo_arithmetic", "dr_grpo_arithmetic", "remax_arithmetic", "gppo_arithmetic", "ppo_arithmetic",
     "rloo_arithmetic", "reinforce_pp_arithmetic", "reinforce_pp_baseline_arithmetic", "gspo_arithmetic", "cispo_arithmetic",
 ]  # fmt: skip
+
+
+# a recipe from a file outside the package, with its own hyperparameter: the first stage of the run the GRPO-family
+# configs share, so the learner actors load it when they start
+PLUGIN = "plugin"
+PLUGIN_ALGORITHM = {"name": f"{ROOT / 'tests/plugins/scaled_grpo.py'}:SCALED_GRPO", "adv_scale": 3.0, "kl_coef": 0.0}
 
 
 def shrunk(name: str) -> dict:
@@ -51,13 +57,13 @@ def run_key(data: dict) -> str:
 def run_configs(names: list[str], run_dir) -> dict[str, tuple[list[dict], list[dict]]]:
     """One run with a stage per config, named after it (of several, each with that config's algorithm block as the
     stage's own); per config: (its stage's metrics lines, its samples)."""
-    data = shrunk(names[0])
+    data = shrunk(next(name for name in names if name != PLUGIN))
     data["run"]["dir"] = str(run_dir)
     data["stages"] = [{**data["stages"][0], "name": name} for name in names]
     if len(names) > 1:  # each stage brings its block whole (a top-level one would fill in the keys a block leaves out)
         del data["algorithm"]
         for stage, name in zip(data["stages"], names):
-            stage["algorithm"] = shrunk(name)["algorithm"]
+            stage["algorithm"] = PLUGIN_ALGORITHM if name == PLUGIN else shrunk(name)["algorithm"]
     run_dir = Trainer(build_config(data)).run()
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
@@ -77,6 +83,7 @@ def config_run(tmp_path_factory):
     groups: dict[str, list[str]] = {}
     for name in CONFIGS:
         groups.setdefault(run_key(shrunk(name)), []).append(name)
+    groups[run_key(shrunk(CONFIGS[0]))].insert(0, PLUGIN)
     runs: dict[str, dict | Exception] = {}
 
     def get(name: str) -> tuple[list[dict], list[dict]]:
@@ -150,13 +157,9 @@ def test_algorithm_config_runs(name, config_run):
         assert all(m["advantage/mean_abs"] > 0 for m in metrics if m["groups/all_equal_frac"] < 1)
 
 
-def test_a_plugin_algorithm_trains_through_the_real_stack(tmp_path):
-    """A recipe from a file outside the package, with its own hyperparameter: the learner actors load it too."""
-    data = copy.deepcopy(TINY_EXPERIMENT)
-    data["run"]["dir"] = str(tmp_path / "plugin")
-    data["stages"][0]["steps"] = 2
-    data["algorithm"] = {"name": f"{ROOT / 'tests/plugins/scaled_grpo.py'}:SCALED_GRPO", "adv_scale": 3.0, "kl_coef": 0.0}
-    run_dir = Trainer(build_config(data)).run()
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in metrics] == [1, 2]
+def test_a_plugin_algorithm_trains_through_the_real_stack(config_run):
+    """A recipe from a file outside the package, with its own hyperparameter: the learner actors load it too
+    (it is the first stage of its run: they start with it)."""
+    metrics, _ = config_run(PLUGIN)
+    assert [m["step"] for m in metrics] == list(range(1, STEPS + 1))
     assert all(m["advantage/scale"] == 3.0 and m["actor/grad_norm"] > 0 for m in metrics)
