@@ -30,26 +30,34 @@ def _echo_env(greedy_texts: list[str]) -> LoadedEnv:
     return LoadedEnv(EnvSpec(name="test_eval_echo"), env, env.load("test", {}))
 
 
-def test_evaluate_on_vllm_with_a_given_and_a_created_engine(tmp_path):
-    from transformers import AutoTokenizer
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    return str(build_tiny_model(tmp_path_factory.mktemp("eval") / "model"))
 
+
+@pytest.fixture(scope="module")
+def engine(model):
+    """One vLLM engine actor on the tiny model, shared by the tests that drive an engine themselves."""
     from rlpost.cluster.actors import RolloutActor
     from rlpost.cluster.runtime import actor_options, start_ray
     from rlpost.config import ClusterConfig
     from rlpost.rollout.vllm_engine import vllm_env
 
-    model = str(build_tiny_model(tmp_path / "model"))
-    tok = AutoTokenizer.from_pretrained(model)
     start_ray(ClusterConfig())
     actor = RolloutActor.options(**actor_options(vllm_env(2, 1))).remote("vllm", model_path=model, max_model_len=64)
-    try:
-        prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
-        greedy = ray.get(actor.generate.remote(prompt_ids, SamplingSpec(n=1, max_new_tokens=MAX_NEW, temperature=0)), timeout=300)
-        env = _echo_env([g[0].text for g in greedy])
-        given = evaluate(model, [env], k=2, engine=actor, n=3, max_new_tokens=MAX_NEW, temperature=1.0)["test_eval_echo"]
-        assert ray.get(actor.ready.remote(), timeout=60)  # the caller's engine stays up
-    finally:
-        ray.kill(actor)
+    yield actor
+    ray.kill(actor)
+
+
+def test_evaluate_on_vllm_with_a_given_and_a_created_engine(model, engine):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    greedy = ray.get(engine.generate.remote(prompt_ids, SamplingSpec(n=1, max_new_tokens=MAX_NEW, temperature=0)), timeout=300)
+    env = _echo_env([g[0].text for g in greedy])
+    given = evaluate(model, [env], k=2, engine=engine, n=3, max_new_tokens=MAX_NEW, temperature=1.0)["test_eval_echo"]
+    assert ray.get(engine.ready.remote(), timeout=60)  # the caller's engine stays up
     assert given["greedy_accuracy"] == 0.5 and given["n"] == len(PROMPTS) and given["samples_per_problem"] == 3
     assert 0.0 <= given["pass@2"] <= 0.5  # odd rows cannot be answered within the token budget
 
@@ -59,13 +67,12 @@ def test_evaluate_on_vllm_with_a_given_and_a_created_engine(tmp_path):
     assert created["reward_errors"] == 0
 
 
-def test_rlpost_eval_with_vllm_scores_on_reward_workers(tmp_path, capsys):
+def test_rlpost_eval_with_vllm_scores_on_reward_workers(model, tmp_path, capsys):
     """`rlpost eval --engine vllm`: the table comes back, scored by a time-bounded reward pool."""
     import json
 
     from rlpost.cli import main
 
-    model = str(build_tiny_model(tmp_path / "model"))
     out = tmp_path / "eval.json"
     argv = ["eval", model, "--envs", 'arithmetic:{"digits": 1, "train_size": 20, "test_size": 5}', "--engine", "vllm",
             "--k", "2", "--limit", "3", "--max-new-tokens", "3", "--out", str(out)]  # fmt: skip
@@ -75,26 +82,16 @@ def test_rlpost_eval_with_vllm_scores_on_reward_workers(tmp_path, capsys):
     assert result["n"] == 3 and result["reward_errors"] == 0
 
 
-def test_vllm_logprobs_agree_with_the_learner_at_temperature_0_7(tmp_path):
+def test_vllm_logprobs_agree_with_the_learner_at_temperature_0_7(model, engine):
     """vLLM returns the logprobs of the distribution it sampled from (logits / T), as the learner computes them."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from rlpost.batch import pad_sequences
-    from rlpost.cluster.actors import RolloutActor
-    from rlpost.cluster.runtime import actor_options, start_ray
-    from rlpost.config import ClusterConfig
     from rlpost.learner.logprobs import batched_logprobs
-    from rlpost.rollout.vllm_engine import vllm_env
 
-    model = str(build_tiny_model(tmp_path / "model"))
-    start_ray(ClusterConfig())
-    actor = RolloutActor.options(**actor_options(vllm_env(2, 1))).remote("vllm", model_path=model, max_model_len=64)
     prompt = [20, 21, 16, 22, 23, 33]
-    try:
-        out = ray.get(actor.generate.remote([prompt], SamplingSpec(n=8, max_new_tokens=6, temperature=0.7, seed=3)), timeout=300)
-    finally:
-        ray.kill(actor)
+    out = ray.get(engine.generate.remote([prompt], SamplingSpec(n=8, max_new_tokens=6, temperature=0.7, seed=3)), timeout=300)
     completions = out[0]
     ids, mask, response = pad_sequences([prompt] * 8, [c.token_ids for c in completions], 0)
     hf = AutoModelForCausalLM.from_pretrained(model).eval()

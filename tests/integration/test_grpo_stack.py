@@ -26,9 +26,12 @@ REQUIRED_METRICS = [
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Set up a trainer, take one rollout batch apart, then train 2 steps and save."""
+    """Set up a trainer, take one rollout batch apart, then train 3 steps and save. The learner runs the memory
+    options together: logprobs over chunks of 2 positions, gradient checkpointing, warm-up + cosine schedule."""
     data = copy.deepcopy(TINY_EXPERIMENT)
     data["run"]["dir"] = str(tmp_path_factory.mktemp("grpo") / "run")
+    data["stages"][0]["steps"] = 3
+    data["learner"].update(logprob_chunk=2, gradient_checkpointing=True, lr_schedule="cosine", lr_warmup_steps=1)
     trainer = Trainer(build_config(data))
     trainer.setup()
     sampler = PromptSampler(trainer.stages[0], seed=0)
@@ -37,10 +40,10 @@ def trained(tmp_path_factory):
     learners = trainer.cluster.learners
     batch.old_logprobs, batch.ref_logprobs = learners.old_logprobs(batch), learners.ref_logprobs(batch)
     batch.advantages = algo.algorithm.advantages(batch, algo.params).advantages
-    trainer.run_stage(0, algo, trainer.stages[0], total=2, first={})
-    state = TrainerState(step=2, stage=1, stage_step=0, finished=True)
+    trainer.run_stage(0, algo, trainer.stages[0], total=3, first={})
+    state = TrainerState(step=3, stage=1, stage_step=0, finished=True)
     final = trainer.save(checkpoint_dir(trainer.run_dir, None), state, with_state=False)
-    after = trainer.runner.produce_with_retries(sampler, algo, 3).batch
+    after = trainer.runner.produce_with_retries(sampler, algo, 4).batch
     yield {"trainer": trainer, "batch": batch, "final": final, "after": after}
     trainer.shutdown()
 
@@ -82,14 +85,14 @@ def test_vllm_logprobs_match_learner_before_training(trained):
 def test_metrics_written_every_step(trained):
     run_dir = trained["trainer"].run_dir
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [m["step"] for m in lines] == [1, 2]
+    assert [m["step"] for m in lines] == [1, 2, 3]
     for m in lines:
         for key in REQUIRED_METRICS:
             assert key in m, key
             assert isinstance(m[key], int | float) and math.isfinite(m[key]), (key, m[key])
         assert m["actor/grad_norm"] > 0
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 2 * 4
+    assert len(samples) == 3 * 4
     assert {"prompt", "response", "reward", "step"} <= set(samples[0])
     assert "algorithm:" in (run_dir / "config.yaml").read_text()
 
@@ -158,16 +161,14 @@ def test_hf_engine_fallback(tmp_path):
     assert (run_dir / "checkpoints" / "final" / "model.safetensors").exists()
 
 
-def test_chunked_head_checkpointing_and_a_cosine_schedule_on_the_real_learner(tmp_path):
+def test_chunked_head_checkpointing_and_a_cosine_schedule_on_the_real_learner(trained):
     """The memory options together on DeepSpeed: logprobs over chunks of 2 positions (still matching the engine's),
     gradient checkpointing, and the learning rate of each step's first update following warm-up + cosine."""
-    data = copy.deepcopy(TINY_EXPERIMENT)
-    data["run"]["dir"] = str(tmp_path / "memory")
-    data["stages"][0]["steps"] = 3
-    data["learner"].update(logprob_chunk=2, gradient_checkpointing=True, lr_schedule="cosine", lr_warmup_steps=1, zero_stage=0)
-    run_dir = Trainer(build_config(data)).run()
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    trainer = trained["trainer"]
+    learner = trainer.cfg.learner
+    assert learner.logprob_chunk == 2 and learner.gradient_checkpointing and learner.lr_schedule == "cosine"
+    lines = [json.loads(line) for line in (trainer.run_dir / "metrics.jsonl").read_text().splitlines()]
     # 16 sequences, mini-batches of 8: 6 updates; steps start at updates 0, 2, 4 (warm-up 1, then cosine over 5)
-    lr = data["learner"]["lr"]
+    lr = learner.lr
     assert [m["actor/lr"] for m in lines] == pytest.approx([0.5 * lr, 0.904508 * lr, 0.345492 * lr], rel=1e-5)
     assert all(m["rollout/logprob_abs_diff"] < 1e-4 and m["actor/grad_norm"] > 0 for m in lines[1:])

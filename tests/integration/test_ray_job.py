@@ -64,7 +64,8 @@ def test_submit_quickstart_job(tmp_path):
     try:
         done = subprocess.run(
             [str(ROOT / "launch" / "submit.sh"), "configs/quickstart.yaml",
-             "warmup.steps=20", "stages.0.steps=2", "rollout.prompts_per_step=4", "learner.mini_batch_size=32",
+             "warmup.steps=2", "warmup.batch_size=8", "warmup.examples=16", "heldout.limit=8", "heldout.samples=2",
+             "stages.0.steps=2", "rollout.prompts_per_step=4", "learner.mini_batch_size=32",
              "learner.micro_batch_size=32", "run.name=job"],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
@@ -73,10 +74,14 @@ def test_submit_quickstart_job(tmp_path):
 
         status = JobSubmissionClient(env["RAY_ADDRESS"]).get_job_status(env["RLPOST_JOB_ID"])
         assert status == JobStatus.SUCCEEDED, (status, done.stdout[-3000:], done.stderr[-3000:])
-        metrics = tmp_path / "runs" / "job" / "metrics.jsonl"
-        steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
+        job = tmp_path / "runs" / "job"
+        steps = [json.loads(line)["step"] for line in (job / "metrics.jsonl").read_text().splitlines()]
         assert steps == [1, 2]
-        assert (tmp_path / "runs" / "job" / "checkpoints" / "final" / "COMPLETE").exists()
+        assert (job / "checkpoints" / "final" / "COMPLETE").exists()
+        # the quickstart's supervised warm-up and its held-out evaluations (before the first step, after the last) ran
+        assert (job / "warmup_model" / "COMPLETE").exists()
+        events = [json.loads(line) for line in (job / "events.jsonl").read_text().splitlines()]
+        assert [e["problems"] for e in events if e["event"] == "heldout"] == [8, 8]
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
