@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import torch
 
+from rlpost.devices import actor_device, set_threads
 from rlpost.rollout.base import Completion, SamplingSpec, register_engine
 
 
 @register_engine("hf")
 class HFEngine:
-    def __init__(self, model_path: str, dtype: str = "float32", seed: int = 0, max_model_len: int = 512):
+    def __init__(
+        self, model_path: str, dtype: str = "float32", seed: int = 0, max_model_len: int = 512, *,
+        device: str | None = None, threads: int | None = None,
+    ):  # fmt: skip
+        """On `device` (default: the actor's GPU, else the CPU with `threads`, default every core of the node)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        set_threads(threads)
+        self.device = actor_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).to(self.device).eval()
         self.generator = torch.Generator().manual_seed(seed)
         self.max_model_len = max_model_len
 
@@ -24,7 +31,7 @@ class HFEngine:
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         results = []
         for prompt in prompts:
-            ids = torch.tensor([prompt] * spec.n)
+            ids = torch.tensor([prompt] * spec.n, device=self.device)
             greedy = spec.temperature == 0
             out = self.model.generate(
                 input_ids=ids,

@@ -1,0 +1,110 @@
+"""Which node runs which actor: Ray placement groups for the engines and for the learner ranks.
+
+One group holds a bundle per engine (`rollout.tensor_parallel_size` GPUs each: an engine's GPUs are
+on one node), another a bundle per policy rank, critic rank and the reference model (one GPU each).
+`cluster.placement` picks the strategy of both: `pack` fills as few nodes as it can, `spread` puts
+bundles on different nodes where there are enough. Each bundle's CPU is a small logical share
+(`ACTOR_NUM_CPUS`): on CPU the phases of a step take turns, and every actor sizes its threads from
+its own node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from rlpost.cluster.runtime import ACTOR_NUM_CPUS
+
+STRATEGIES = {"pack": "PACK", "spread": "SPREAD"}
+
+
+class PlacementError(RuntimeError):
+    """The cluster cannot hold the bundles asked for (too few GPUs or CPUs, or no node has them together)."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One actor's bundle: the resources it asks for and where Ray reserved them."""
+
+    group: PlacementGroup
+    bundle: int
+    num_gpus: float
+
+    def options(self) -> dict[str, Any]:
+        """Ray `.options(...)` that put an actor (or task) into this bundle."""
+        strategy = PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=self.bundle)
+        return {"num_cpus": ACTOR_NUM_CPUS, "num_gpus": self.num_gpus, "scheduling_strategy": strategy}
+
+
+@dataclass
+class Placement:
+    engines: list[Slot]
+    policy: list[Slot]
+    critic: list[Slot]
+    reference: Slot | None
+    groups: list[PlacementGroup]
+
+    @classmethod
+    def reserve(
+        cls, *, engines: int, engine_gpus: int, ranks: int, critic: bool, reference: bool, gpu: bool, strategy: str,
+        timeout_s: float,
+    ) -> Placement:  # fmt: skip
+        """Reserve the bundles (waiting at most `timeout_s`); `strategy` is `pack` or `spread`."""
+        learner_gpus = 1 if gpu else 0
+        engine_bundle = {"CPU": ACTOR_NUM_CPUS, **({"GPU": engine_gpus} if engine_gpus else {})}
+        learner_bundle = {"CPU": ACTOR_NUM_CPUS, **({"GPU": learner_gpus} if learner_gpus else {})}
+        learner_count = ranks * (2 if critic else 1) + (1 if reference else 0)
+        engine_group = _ready([engine_bundle] * engines, "engines", strategy, timeout_s)
+        try:
+            learner_group = _ready([learner_bundle] * learner_count, "learners", strategy, timeout_s)
+        except BaseException:
+            remove_placement_group(engine_group)
+            raise
+        slots = [Slot(learner_group, i, learner_gpus) for i in range(learner_count)]
+        return cls(
+            engines=[Slot(engine_group, i, engine_gpus) for i in range(engines)],
+            policy=slots[:ranks],
+            critic=slots[ranks : 2 * ranks] if critic else [],
+            reference=slots[-1] if reference else None,
+            groups=[engine_group, learner_group],
+        )
+
+    @property
+    def learner_slots(self) -> list[Slot]:
+        return [*self.policy, *self.critic, *([self.reference] if self.reference is not None else [])]
+
+    def close(self) -> None:
+        for group in self.groups:
+            remove_placement_group(group)
+
+
+def _ready(bundles: list[dict[str, float]], what: str, strategy: str, timeout_s: float) -> PlacementGroup:
+    """A placement group of `bundles`, once Ray reserved them; PlacementError naming them when it cannot in time."""
+    group = placement_group(bundles, STRATEGIES[strategy])
+    try:
+        ray.get(group.ready(), timeout=timeout_s)
+    except ray.exceptions.GetTimeoutError:
+        remove_placement_group(group)
+        raise PlacementError(
+            f"could not place the {what} ({len(bundles)} bundles of {bundles[0]}, {strategy}) within {timeout_s:.0f}s; "
+            f"free on the cluster: {ray.available_resources()}"
+        ) from None
+    return group
+
+
+@ray.remote(num_cpus=0)
+def _node_address() -> tuple[str, int]:
+    from rlpost.learner.distributed import free_port
+
+    ip = ray.util.get_node_ip_address()
+    return ip, free_port(ip)
+
+
+def rendezvous(slot: Slot, timeout_s: float) -> tuple[str, int]:
+    """(IP, free port) on the node of `slot` (where learner rank 0 will run): the address of its process group."""
+    strategy = PlacementGroupSchedulingStrategy(slot.group, placement_group_bundle_index=slot.bundle)
+    return ray.get(_node_address.options(scheduling_strategy=strategy).remote(), timeout=timeout_s)
