@@ -98,7 +98,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
             strategy=cfg.cluster.placement, timeout_s=cfg.learner.timeout_s,
         )  # fmt: skip
         started.append(placement)
-        nodes = check_shared(cfg.run.path.resolve(), [s.options() for s in [*placement.engines, *placement.learner_slots]],
+        nodes = check_shared(cfg.run.path.resolve(), [s.task_options() for s in [*placement.engines, *placement.learner_slots]],
                              cfg.learner.timeout_s)  # fmt: skip
         kwargs = engine_kwargs(cfg, model_path, spec.max_model_len)
 
@@ -147,4 +147,4 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         f"{cfg.rewards.num_workers} reward worker(s) on {len(nodes)} node(s) ({cfg.cluster.placement}"
         f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s"
     )
-    return Cluster(engines, learners, rewards, ObjectStoreChannel(learners, engines), close, description)
+    return Cluster(engines, learners, rewards, ObjectStoreChannel(learners, engines), close, description, placement.lost)

@@ -10,14 +10,16 @@ its own node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
-from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.placement_group import PlacementGroup, placement_group, placement_group_table, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from rlpost.cluster.learners import CRITIC, POLICY, REFERENCE
 from rlpost.cluster.runtime import ACTOR_NUM_CPUS
+from rlpost.trainer.protocols import ENGINE_ROLE
 
 STRATEGIES = {"pack": "PACK", "spread": "SPREAD"}
 
@@ -35,9 +37,13 @@ class Slot:
     num_gpus: float
 
     def options(self) -> dict[str, Any]:
-        """Ray `.options(...)` that put an actor (or task) into this bundle."""
+        """Ray `.options(...)` that put an actor into this bundle."""
+        return {"num_cpus": ACTOR_NUM_CPUS, "num_gpus": self.num_gpus, **self.task_options()}
+
+    def task_options(self) -> dict[str, Any]:
+        """Ray `.options(...)` of a task run on this bundle's node without taking its resources."""
         strategy = PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=self.bundle)
-        return {"num_cpus": ACTOR_NUM_CPUS, "num_gpus": self.num_gpus, "scheduling_strategy": strategy}
+        return {"num_cpus": 0, "num_gpus": 0, "scheduling_strategy": strategy}
 
 
 @dataclass
@@ -47,6 +53,7 @@ class Placement:
     critic: list[Slot]
     reference: Slot | None
     groups: list[PlacementGroup]
+    nodes: dict[tuple[str, int], str] = field(default_factory=dict)  # (group id, bundle) -> node id, as first placed
 
     @classmethod
     def reserve(
@@ -71,7 +78,28 @@ class Placement:
             critic=slots[ranks : 2 * ranks] if critic else [],
             reference=slots[-1] if reference else None,
             groups=[engine_group, learner_group],
+            nodes={
+                (group.id.hex(), bundle): node
+                for group in (engine_group, learner_group)
+                for bundle, node in placement_group_table(group)["bundles_to_node_id"].items()
+            },
         )
+
+    def roles(self) -> list[tuple[str, Slot]]:
+        """(actor name, slot) of every placed actor, e.g. ("policy learner 1", slot)."""
+        named = [(ENGINE_ROLE, self.engines), (POLICY, self.policy), (CRITIC, self.critic)]
+        out = [(f"{role} {i}", slot) for role, slots in named for i, slot in enumerate(slots)]
+        return out + ([(f"{REFERENCE} 0", self.reference)] if self.reference is not None else [])
+
+    def lost(self) -> str:
+        """The nodes of this run that Ray reports dead and the actors that were placed on them ('' when none)."""
+        dead = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if not n["Alive"]}
+        found: dict[str, list[str]] = {}
+        for name, slot in self.roles():
+            node = self.nodes.get((slot.group.id.hex(), slot.bundle))
+            if node in dead:
+                found.setdefault(f"{dead[node]} (node {node[:12]})", []).append(name)
+        return "; ".join(f"lost node {where} with {', '.join(names)}" for where, names in found.items())
 
     @property
     def learner_slots(self) -> list[Slot]:
@@ -106,5 +134,4 @@ def _node_address() -> tuple[str, int]:
 
 def rendezvous(slot: Slot, timeout_s: float) -> tuple[str, int]:
     """(IP, free port) on the node of `slot` (where learner rank 0 will run): the address of its process group."""
-    strategy = PlacementGroupSchedulingStrategy(slot.group, placement_group_bundle_index=slot.bundle)
-    return ray.get(_node_address.options(scheduling_strategy=strategy).remote(), timeout=timeout_s)
+    return ray.get(_node_address.options(**slot.task_options()).remote(), timeout=timeout_s)
