@@ -62,6 +62,7 @@ ENGINE_SETTINGS = {
         "gpu_memory_utilization": cfg.rollout.gpu_memory_utilization,
         "enforce_eager": cfg.rollout.enforce_eager,
         "kv_cache_gib": cfg.rollout.kv_cache_gib,
+        "weight_transfer": cfg.cluster.weight_sync == "collective",
     },
     "hf": lambda cfg: {},
 }
@@ -71,7 +72,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
     """Engines, policy learners, critic, reference model and reward workers as Ray actors, in placement groups
     (`rlpost.cluster.placement`); the learner ranks meet at rank 0's node."""
     from rlpost.cluster.actors import CriticActor, PolicyActor, ReferenceActor, RolloutActor
-    from rlpost.cluster.channel import ObjectStoreChannel
+    from rlpost.cluster.channel import CHANNELS
     from rlpost.cluster.engines import RayEngines
     from rlpost.cluster.learners import RayLearners
     from rlpost.cluster.placement import Placement, rendezvous
@@ -147,4 +148,6 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         f"{cfg.rewards.num_workers} reward worker(s) on {len(nodes)} node(s) ({cfg.cluster.placement}"
         f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s"
     )
-    return Cluster(engines, learners, rewards, ObjectStoreChannel(learners, engines), close, description, placement.lost)
+    members = cfg.rollout.tensor_parallel_size if cfg.rollout.engine == "vllm" else 1
+    channel = CHANNELS[cfg.cluster.weight_sync](learners, engines, cfg.cluster, members)
+    return Cluster(engines, learners, rewards, channel, close, description, placement.lost)

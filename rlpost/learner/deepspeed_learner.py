@@ -207,22 +207,60 @@ class DeepSpeedLearner:
             return float(torch.nn.utils.clip_grad_norm_(params, self.spec.grad_clip))
         return float(torch.nn.utils.get_total_norm([p.grad for p in params]))
 
-    def full_state_dict(self, copy: bool = True) -> dict[str, torch.Tensor] | None:
-        """The whole model's weights in Hugging Face names, on CPU; under ZeRO-3 every rank must call (the
-        shards are gathered layer by layer) and only rank 0 gets them: the others get None.
+    def full_state_dict(self, copy: bool = True, on_cpu: bool = True) -> dict[str, torch.Tensor] | None:
+        """The whole model's weights in Hugging Face names, on CPU (or where they are, without `on_cpu`); under
+        ZeRO-3 every rank must call (the shards are gathered layer by layer, onto the CPU) and only rank 0 gets
+        them: the others get None.
 
         Includes `lm_head.weight` for tied embeddings so rollout engines do not keep a stale head.
         With `copy` False, CPU tensors may alias the live parameters (views of ZeRO's flat buffers).
         """
         if self.spec.lora is not None:
-            return {k: v.to("cpu") for k, v in merged_state_dict(self.engine.module).items()}
-        if self.spec.zero_stage == 3:
+            state = merged_state_dict(self.engine.module)
+        elif self.spec.zero_stage == 3:
             state = self.engine._zero3_consolidated_16bit_state_dict()
             if state is None:
                 return None
         else:
             state = self.engine.module.state_dict()
+        if not on_cpu:
+            return {k: v.detach() for k, v in state.items()}
         return {k: v.detach().to("cpu", copy=copy) for k, v in state.items()}
+
+    def weight_group_address(self) -> tuple[str, int]:
+        """Rank 0: (this node's address, a port free on it) for the weight group it will host."""
+        import os
+
+        from rlpost.learner.distributed import free_port
+
+        address = os.environ["MASTER_ADDR"]  # rank 0's own node (rlpost.cluster.placement.rendezvous)
+        return address, free_port(address)
+
+    def join_weight_group(self, group: dict) -> list[list]:
+        """Member 0 of the weights' process group (`rlpost.collective`), on this rank's device; returns what each
+        broadcast will carry, [name, dtype, shape] per tensor. Every rank calls under ZeRO-3 (the gather)."""
+        from rlpost.collective import GroupInfo, join, metas_of
+
+        state = self.full_state_dict(copy=False, on_cpu=False)
+        if state is None:
+            return []
+        self.weight_group_info = GroupInfo(**group)
+        self.weight_store, self.weight_group = join(self.weight_group_info, 0, self.device)
+        self.weight_metas = metas_of(state)
+        return [[m.name, m.dtype, list(m.shape)] for m in self.weight_metas]
+
+    def broadcast_weights(self) -> float:
+        """One push of the full weights to the engines over the weight group (every rank calls under ZeRO-3; rank 0
+        sends); returns seconds taken."""
+        import time
+
+        from rlpost.collective import send
+
+        start = time.perf_counter()
+        state = self.full_state_dict(copy=False, on_cpu=False)
+        if state is not None:
+            send(self.weight_group, state, self.weight_metas, self.weight_group_info.bucket_bytes, self.device)
+        return time.perf_counter() - start
 
     def weights_ref(self):
         """Put the full weights into Ray's object store (one copy, see `rlpost.cluster.weights`); engines on the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from rlpost.collective import GroupInfo, TensorMeta, join, receive
 from rlpost.devices import actor_device, set_threads
 from rlpost.rollout.base import Completion, SamplingSpec, register_engine
 
@@ -61,3 +62,14 @@ class HFEngine:
 
     def update_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict(state_dict, strict=False)
+
+    def join_weight_group(self, group: dict, rank_offset: int) -> None:
+        """Join the weight group (`rlpost.collective.GroupInfo` fields) as member `rank_offset`."""
+        self.group_info = GroupInfo(**group)
+        self.store, self.group = join(self.group_info, rank_offset, self.device)
+
+    def receive_weights(self, metas: list[list]) -> None:
+        """Take one broadcast of the weights ([name, dtype, shape] per tensor, in broadcast order), bucket by bucket."""
+        for bucket in receive(self.group, [TensorMeta(n, d, tuple(s)) for n, d, s in metas], self.group_info.bucket_bytes,
+                              self.device):  # fmt: skip
+            self.model.load_state_dict(dict(bucket), strict=False)

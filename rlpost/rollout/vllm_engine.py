@@ -35,16 +35,22 @@ class VLLMEngine:
     def __init__(
         self, model_path: str, dtype: str = "float32", seed: int = 0, max_model_len: int = 512, *,
         tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, enforce_eager: bool = True,
-        threads: int | None = None, kv_cache_gib: float | None = None,
+        threads: int | None = None, kv_cache_gib: float | None = None, weight_transfer: bool = False,
     ):  # fmt: skip
         """`tensor_parallel_size` GPUs of this actor hold one model; `gpu_memory_utilization` is vLLM's share of
-        each; `enforce_eager` turns CUDA graphs off (always on CPU); `threads` / `kv_cache_gib`: CPU only."""
+        each; `enforce_eager` turns CUDA graphs off (always on CPU); `threads` / `kv_cache_gib`: CPU only;
+        `weight_transfer`: weights may also come over a process group (`join_weight_group`, `receive_weights`)."""
         if actor_device().type == "cpu" and kv_cache_gib is not None:
             os.environ.update(vllm_env(threads or node_cores(), kv_cache_gib))
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
         gpu = {} if actor_device().type == "cpu" else {"gpu_memory_utilization": gpu_memory_utilization}
+        if weight_transfer:
+            from rlpost.rollout.vllm_transfer import BACKEND, register
+
+            register()
+            gpu["weight_transfer_config"] = {"backend": BACKEND}
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
@@ -82,6 +88,18 @@ class VLLMEngine:
     def update_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Every worker (one per tensor-parallel rank) reloads the full weights, keeping its own shard."""
         self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": list(state_dict.items())})
+        self.llm.reset_prefix_cache()
+
+    def join_weight_group(self, group: dict, rank_offset: int) -> None:
+        """Every worker joins the weight group (`rlpost.collective.GroupInfo` fields) as member rank_offset + its
+        tensor-parallel rank."""
+        self.llm.collective_rpc("init_weight_transfer_engine", args=({"group": group, "rank_offset": rank_offset},))
+
+    def receive_weights(self, metas: list[list]) -> None:
+        """Take one broadcast of the weights ([name, dtype, shape] per tensor, in broadcast order)."""
+        self.llm.collective_rpc("start_weight_update")
+        self.llm.collective_rpc("update_weights", args=({"metas": metas},))
+        self.llm.collective_rpc("finish_weight_update")
         self.llm.reset_prefix_cache()
 
 

@@ -88,7 +88,8 @@ def _start(ip: str, name: str, log: Path, head: str, cpus: int) -> Node:
         args += ["--head", "--port", head.split(":")[1], "--include-dashboard", "false"]
     else:
         args += ["--address", head]
-    env = {**os.environ, **HEALTH, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env = {**os.environ, **HEALTH, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env["PATH"] = f"{BIN}:{os.environ['PATH']}"
     process = subprocess.Popen(args, env=env, start_new_session=True, stdout=log.open("w"), stderr=subprocess.STDOUT)
     return Node(ip, process, temp_dir)
 
@@ -126,14 +127,14 @@ def cluster(tmp_path_factory):
             node.stop()
 
 
-def _experiment(run_dir: Path, zero_stage: int, steps: int) -> dict:
+def _experiment(run_dir: Path, zero_stage: int, steps: int, weight_sync: str = "object_store") -> dict:
     data = copy.deepcopy(TINY_EXPERIMENT)
     data["run"]["dir"] = str(run_dir)
     data["algorithm"]["kl_coef"] = 0.0  # two learner bundles: spread puts one on each node
     data["learner"].update(num_workers=2, zero_stage=zero_stage, timeout_s=120)
     data["stages"][0]["steps"] = steps
     data["checkpoint"] = {"save_every": 1, "keep_last": 2}
-    data["cluster"] = {"placement": "spread"}
+    data["cluster"] = {"placement": "spread", "weight_sync": weight_sync, "sync_timeout_s": 120}
     data["logging"]["console"] = True
     return data
 
@@ -147,8 +148,9 @@ def _learner_nodes(trainer: Trainer) -> list[str]:
 
 
 def test_zero3_ranks_on_two_nodes_train_checkpoint_and_resume(cluster, tmp_path):
+    """Weights go to the engine over the collective (gloo) path, from both ranks' gathered shards."""
     run_dir = tmp_path / "run"
-    trainer = Trainer(build_config(_experiment(run_dir, zero_stage=3, steps=2)))
+    trainer = Trainer(build_config(_experiment(run_dir, zero_stage=3, steps=2, weight_sync="collective")))
     nodes: list[str] = []
     setup = trainer.setup
 
@@ -168,11 +170,14 @@ def test_zero3_ranks_on_two_nodes_train_checkpoint_and_resume(cluster, tmp_path)
 
     # as if the run had died after step 2: one more step from its checkpoint, each rank loading its own shards
     shutil.rmtree(run_dir / "checkpoints" / "final")
-    data = _experiment(run_dir, zero_stage=3, steps=3)
+    data = _experiment(run_dir, zero_stage=3, steps=3, weight_sync="collective")
     data["checkpoint"]["resume"] = "auto"
     Trainer(build_config(data)).run()
-    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2, 3]
+    # after each update broadcast over gloo, the engine samples with the learner's weights: same logprobs
+    for m in lines:
+        assert m["rollout/logprob_abs_diff"] < 1e-5, m["rollout/logprob_abs_diff"]
     final = run_dir / "checkpoints" / "final"
     assert is_complete(final) and read_state(final).step == 3
 
