@@ -102,6 +102,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         nodes = check_shared(cfg.run.path.resolve(), [s.task_options() for s in [*placement.engines, *placement.learner_slots]],
                              cfg.learner.timeout_s)  # fmt: skip
         kwargs = engine_kwargs(cfg, model_path, spec.max_model_len)
+        placed = time.perf_counter()
 
         def new_engine(i: int):
             return RolloutActor.options(**actor_options(placed=placement.engines[i].options())).remote(
@@ -136,6 +137,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         rewards = RewardPool.from_config(spec.bindings, cfg.rewards)
         started.append(rewards)
         engines.wait_ready()
+        engines_ready = time.perf_counter()
         learners.wait_ready()
     except BaseException:
         close()
@@ -146,7 +148,9 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         f"{'a reference model, ' if learners.reference is not None else ''}"
         f"{'LoRA rank ' + str(cfg.learner.lora.rank) + ' (reference: the base), ' if policy_spec.lora else ''}"
         f"{cfg.rewards.num_workers} reward worker(s) on {len(nodes)} node(s) ({cfg.cluster.placement}"
-        f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s"
+        f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s (placed and storage "
+        f"checked {placed - start:.1f}s, engines ready +{engines_ready - placed:.1f}s, learners +"
+        f"{time.perf_counter() - engines_ready:.1f}s)"
     )
     members = cfg.rollout.tensor_parallel_size if cfg.rollout.engine == "vllm" else 1
     channel = CHANNELS[cfg.cluster.weight_sync](learners, engines, cfg.cluster, members)

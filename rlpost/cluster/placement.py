@@ -128,8 +128,7 @@ def _ready(bundles: list[dict[str, float]], what: str, strategy: str, timeout_s:
 def _node_address() -> tuple[str, int]:
     from rlpost.learner.distributed import free_port
 
-    ip = ray.util.get_node_ip_address()
-    return ip, free_port(ip)
+    return ray.util.get_node_ip_address(), free_port()
 
 
 def rendezvous(slot: Slot, timeout_s: float) -> tuple[str, int]:

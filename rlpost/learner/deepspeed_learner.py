@@ -234,7 +234,7 @@ class DeepSpeedLearner:
         from rlpost.learner.distributed import free_port
 
         address = os.environ["MASTER_ADDR"]  # rank 0's own node (rlpost.cluster.placement.rendezvous)
-        return address, free_port(address)
+        return address, free_port()
 
     def join_weight_group(self, group: dict) -> list[list]:
         """Member 0 of the weights' process group (`rlpost.collective`), on this rank's device; returns what each

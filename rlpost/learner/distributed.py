@@ -8,8 +8,8 @@ import socket
 from rlpost.devices import set_threads
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on `host` now (the caller binds it soon after)."""
+def free_port(host: str = "") -> int:
+    """A TCP port of this machine free now on `host` (default: on every address; the caller binds it soon after)."""
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]

@@ -76,7 +76,8 @@ def _session_members(sid: int) -> list[int]:
 def _start(ip: str, name: str, log: Path, head: str, cpus: int) -> Node:
     """`ray start --block` of one node in a session of its own: the head when `head` is this node's address."""
     temp_dir = f"/tmp/rlpost-mn-{os.getpid()}-{name}"
-    ports = {flag: free_port(ip) for flag in ("--node-manager-port", "--object-manager-port", "--metrics-export-port",
+    # free on every address: some of Ray's servers bind 0.0.0.0, not the node's own
+    ports = {flag: free_port() for flag in ("--node-manager-port", "--object-manager-port", "--metrics-export-port",
                                               "--runtime-env-agent-port", "--dashboard-agent-grpc-port",
                                               "--dashboard-agent-listen-port")}  # fmt: skip
     # worker ports below the ephemeral range the other ports come from, a range per node and test process
@@ -110,7 +111,7 @@ def cluster(tmp_path_factory):
     """Head (no CPUs) + two worker nodes of 2 CPUs; the driver joins as the head's node."""
     ray.shutdown()
     logs = tmp_path_factory.mktemp("ray-logs")
-    address = f"{HEAD}:{free_port(HEAD)}"
+    address = f"{HEAD}:{free_port()}"
     nodes = [_start(HEAD, "head", logs / "head.log", address, 0)]
     try:
         _wait_started(nodes[0], logs / "head.log")
@@ -119,6 +120,7 @@ def cluster(tmp_path_factory):
         deadline = time.monotonic() + 90
         while sum(n["Alive"] for n in ray.nodes()) < 3:
             assert time.monotonic() < deadline, f"nodes up: {[n['NodeManagerAddress'] for n in ray.nodes()]}"
+            assert all(n.process.poll() is None for n in nodes), [(n.ip, n.process.returncode) for n in nodes]
             time.sleep(0.5)
         yield {n.ip: n for n in nodes}
     finally:
