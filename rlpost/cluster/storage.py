@@ -7,6 +7,7 @@ writes a token file, a task on every actor's node reads it and writes one back, 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import ray
@@ -40,13 +41,12 @@ def check_shared(run_dir: Path, strategies: list[dict], timeout_s: float) -> lis
     (probe / token).write_text("driver")
     try:
         results = ray.get([_probe.options(**opts).remote(str(run_dir), token) for opts in strategies], timeout=timeout_s)
-        bad = sorted(
-            {f"{ip} ({error or ('cannot read the driver file' if not seen else 'its file did not reach the driver')})"
-             for ip, seen, error in results if error or not seen or not (probe / f"{token}.{ip}").is_file()}
-        )  # fmt: skip
+        bad = unshared(results, lambda ip: (probe / f"{token}.{ip}").is_file())
     finally:
         for path in probe.glob(f"{token}*"):
             path.unlink()
+        if not any(probe.iterdir()):
+            probe.rmdir()
     if bad:
         raise SharedStorageError(
             f"the run directory {run_dir} is not shared with node(s) {', '.join(bad)}: a multi-node run needs it (run.dir "
@@ -54,3 +54,17 @@ def check_shared(run_dir: Path, strategies: list[dict], timeout_s: float) -> lis
             "where the learners write checkpoints and the engines read the model"
         )
     return sorted({ip for ip, _, _ in results})
+
+
+def unshared(results: list[tuple[str, bool, str]], driver_reads: Callable[[str], bool]) -> list[str]:
+    """The nodes of `results` (IP, read the driver's file, error writing its own) whose files do not meet the
+    driver's, each with why; `driver_reads(ip)`: whether the driver sees the file that node wrote."""
+    bad = set()
+    for ip, seen, error in results:
+        if error:
+            bad.add(f"{ip} (cannot write there: {error})")
+        elif not seen:
+            bad.add(f"{ip} (does not see the driver's file)")
+        elif not driver_reads(ip):
+            bad.add(f"{ip} (its file does not reach the driver)")
+    return sorted(bad)
