@@ -99,8 +99,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
             strategy=cfg.cluster.placement, timeout_s=cfg.learner.timeout_s,
         )  # fmt: skip
         started.append(placement)
-        nodes = check_shared(cfg.run.path.resolve(), [s.task_options() for s in [*placement.engines, *placement.learner_slots]],
-                             cfg.learner.timeout_s)  # fmt: skip
+        others = check_shared(cfg.run.path.resolve(), [s.task_options() for s in placement.remote_slots()], cfg.learner.timeout_s)
         kwargs = engine_kwargs(cfg, model_path, spec.max_model_len)
         placed = time.perf_counter()
 
@@ -115,7 +114,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         learners = RayLearners([], [], None, cfg.learner.timeout_s, parallel=gpu, zero3=policy_spec.zero_stage == 3)
         started.append(learners)
         learner_env = {"DS_ACCELERATOR": "cuda" if gpu else "cpu"}
-        address, port = rendezvous(placement.policy[0], cfg.learner.timeout_s)
+        address, port = rendezvous(placement, placement.policy[0], cfg.learner.timeout_s)
         for r, slot in enumerate(placement.policy):
             actor = PolicyActor.options(**actor_options(learner_env, placed=slot.options()))
             learners.policy.append(actor.remote(policy_spec, spec.policy_params, r, address, port))
@@ -123,7 +122,7 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
             critic_path = model_path if cfg.critic.model == "policy" else str(Path(cfg.critic.model).resolve())
             micro = cfg.critic.micro_batch_size or cfg.learner.micro_batch_size
             critic_spec = learner_spec(cfg, critic_path, cfg.critic.lr, micro, policy=False)
-            address, port = rendezvous(placement.critic[0], cfg.learner.timeout_s)
+            address, port = rendezvous(placement, placement.critic[0], cfg.learner.timeout_s)
             for r, slot in enumerate(placement.critic):
                 actor = CriticActor.options(**actor_options(learner_env, placed=slot.options()))
                 learners.critic.append(actor.remote(critic_spec, spec.critic_params, r, address, port))
@@ -147,7 +146,9 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         f"(ZeRO-{cfg.learner.zero_stage}), {f'{len(learners.critic)} critic learner(s), ' if learners.critic else ''}"
         f"{'a reference model, ' if learners.reference is not None else ''}"
         f"{'LoRA rank ' + str(cfg.learner.lora.rank) + ' (reference: the base), ' if policy_spec.lora else ''}"
-        f"{cfg.rewards.num_workers} reward worker(s) on {len(nodes)} node(s) ({cfg.cluster.placement}"
+        f"{cfg.rewards.num_workers} reward worker(s); engines and learners on {len(set(placement.nodes.values()))} node(s) "
+        f"({cfg.cluster.placement}; "
+        f"{len(others)} besides the driver's, seeing its run directory"
         f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s (placed and storage "
         f"checked {placed - start:.1f}s, engines ready +{engines_ready - placed:.1f}s, learners +"
         f"{time.perf_counter() - engines_ready:.1f}s)"

@@ -96,7 +96,7 @@ class Placement:
         dead = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if not n["Alive"]}
         found: dict[str, list[str]] = {}
         for name, slot in self.roles():
-            node = self.nodes.get((slot.group.id.hex(), slot.bundle))
+            node = self.node_of(slot)
             if node in dead:
                 found.setdefault(f"{dead[node]} (node {node[:12]})", []).append(name)
         return "; ".join(f"lost node {where} with {', '.join(names)}" for where, names in found.items())
@@ -104,6 +104,16 @@ class Placement:
     @property
     def learner_slots(self) -> list[Slot]:
         return [*self.policy, *self.critic, *([self.reference] if self.reference is not None else [])]
+
+    def node_of(self, slot: Slot) -> str:
+        """The ID of the node Ray first placed `slot` on."""
+        return self.nodes[(slot.group.id.hex(), slot.bundle)]
+
+    def remote_slots(self) -> list[Slot]:
+        """One slot per node other than the driver's that holds any of the run's bundles."""
+        here = ray.get_runtime_context().get_node_id()
+        by_node = {self.node_of(slot): slot for slot in [*self.engines, *self.learner_slots]}
+        return [slot for node, slot in by_node.items() if node != here]
 
     def close(self) -> None:
         for group in self.groups:
@@ -131,6 +141,11 @@ def _node_address() -> tuple[str, int]:
     return ray.util.get_node_ip_address(), free_port()
 
 
-def rendezvous(slot: Slot, timeout_s: float) -> tuple[str, int]:
-    """(IP, free port) on the node of `slot` (where learner rank 0 will run): the address of its process group."""
+def rendezvous(placement: Placement, slot: Slot, timeout_s: float) -> tuple[str, int]:
+    """(IP, free port) on the node of `slot` (where learner rank 0 will run): the address of its process group.
+    Asked there by a task, unless that node is the driver's."""
+    if placement.node_of(slot) == ray.get_runtime_context().get_node_id():
+        from rlpost.learner.distributed import free_port
+
+        return ray.util.get_node_ip_address(), free_port()
     return ray.get(_node_address.options(**slot.task_options()).remote(), timeout=timeout_s)

@@ -33,8 +33,11 @@ def _probe(directory: str, token: str) -> tuple[str, bool, str]:
 
 
 def check_shared(run_dir: Path, strategies: list[dict], timeout_s: float) -> list[str]:
-    """Run the probe once per entry of `strategies` (Ray `.options(...)` placing it on an actor's node); returns
-    the nodes' IPs, or raises SharedStorageError naming the nodes that do not share `run_dir` with the driver."""
+    """Run the probe once per entry of `strategies` (Ray `.options(...)` placing it on a node other than the
+    driver's); returns those nodes' IPs, or raises SharedStorageError naming the ones that do not share `run_dir`
+    with the driver."""
+    if not strategies:
+        return []
     probe = run_dir / PROBE_DIR
     probe.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 
 import torch
 
@@ -56,3 +57,32 @@ def test_broadcast_over_gloo_gives_the_receiver_the_same_tensors():
     for name, tensor in state.items():
         assert got[name].dtype == tensor.dtype and got[name].shape == tensor.shape, name
         assert torch.equal(got[name], tensor), name
+
+
+def test_the_transformers_engine_takes_a_broadcast_in_place(tmp_path):
+    """Member 0 sends changed weights; the engine (member 1) holds exactly them afterwards, tied head included."""
+    from rlpost.rollout.hf_engine import HFEngine
+    from rlpost.tinymodel import build_tiny_model
+
+    engine = HFEngine(str(build_tiny_model(tmp_path / "model")), device="cpu", threads=1)
+    state = {k: v + 0.5 for k, v in engine.model.state_dict().items()}
+    metas = metas_of(state)
+    info = GroupInfo("127.0.0.1", free_port(), 2, timeout_s=30, backend="gloo", bucket_bytes=4096)
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            _store, group = join(info, 0, torch.device("cpu"))
+            send(group, state, metas, info.bucket_bytes, torch.device("cpu"))
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            errors.append(e)
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    engine.join_weight_group(asdict(info), rank_offset=1)
+    engine.receive_weights([[m.name, m.dtype, list(m.shape)] for m in metas])
+    thread.join(60)
+    assert not errors, errors
+    after = engine.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in state.items())
+    assert torch.equal(engine.model.lm_head.weight, engine.model.model.embed_tokens.weight)
