@@ -65,6 +65,10 @@ class Placement:
         engine_bundle = {"CPU": ACTOR_NUM_CPUS, **({"GPU": engine_gpus} if engine_gpus else {})}
         learner_bundle = {"CPU": ACTOR_NUM_CPUS, **({"GPU": learner_gpus} if learner_gpus else {})}
         learner_count = ranks * (2 if critic else 1) + (1 if reference else 0)
+        wanted = engines * engine_gpus + learner_count * learner_gpus
+        total = ray.cluster_resources().get("GPU", 0)
+        if wanted > total:
+            raise PlacementError(f"the layout needs {wanted} GPUs and the cluster has {total:g} in all")
         engine_group = _ready([engine_bundle] * engines, "engines", strategy, timeout_s)
         try:
             learner_group = _ready([learner_bundle] * learner_count, "learners", strategy, timeout_s)

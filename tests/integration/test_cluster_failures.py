@@ -84,3 +84,16 @@ def test_a_failed_start_up_stops_the_actors_already_started(tmp_path):
         left = [m for m in ("ray::RolloutWorker", "ray::PolicyLearner", "ray::RewardWorker") if processes_with(m)]
         time.sleep(0.5)
     assert not left, f"still running after the failed start-up: {left}"
+
+
+def test_more_gpus_than_the_cluster_has_fail_at_once(tmp_path):
+    """A CPU-only Ray cannot hold a GPU layout: the launch says so before waiting on any placement group."""
+    from rlpost.cluster.placement import PlacementError
+
+    data = copy.deepcopy(TINY_EXPERIMENT)
+    data["run"]["dir"] = str(tmp_path / "run")
+    data["cluster"] = {"gpus": 3}  # engine, learner, reference
+    start = time.monotonic()
+    with pytest.raises(PlacementError, match=r"^the layout needs 3 GPUs and the cluster has 0 in all$"):
+        Trainer(build_config(data)).run()
+    assert time.monotonic() - start < 120
