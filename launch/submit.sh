@@ -4,15 +4,17 @@
 # Environment:
 #   RAY_ADDRESS        the cluster's dashboard address (default http://127.0.0.1:8265)
 #   RLPOST_RUN_ROOT    where run directories go on the cluster (default: this checkout's runs/,
-#                      right for a local head or a shared filesystem)
-#   RLPOST_JOB_PYTHON  the Python on the cluster that has rlpost's dependencies (default: python)
+#                      right for a local head; with several nodes it must be on storage every node
+#                      mounts at the same path, or the run refuses to start)
+#   RLPOST_JOB_PYTHON  the Python on the head that has rlpost's dependencies (default: python); the
+#                      actors run in the Python each node's raylet was started with (runtime_env.yaml)
 #   RLPOST_JOB_ID      a submission id to use (default: Ray picks one)
 #   RLPOST_NO_WAIT=1   return after submitting instead of following the logs
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 if [ $# -lt 1 ]; then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,12p' "$0" >&2
   exit 2
 fi
 config="$1"

@@ -68,6 +68,18 @@ class RolloutBatch:
                 out[f.name] = value
         return RolloutBatch(**out)
 
+    def to(self, device: torch.device | str) -> RolloutBatch:
+        """The same rows with every tensor field on `device` (fields already there are not copied)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                value = value.to(device)
+            elif isinstance(value, dict):
+                value = {k: v.to(device) for k, v in value.items()}
+            out[f.name] = value
+        return RolloutBatch(**out)
+
     def trimmed(self) -> RolloutBatch:
         """The same rows with [B, T] fields cut to the longest sequence (drops all-padding columns)."""
         width = int(self.attention_mask.sum(-1).max())

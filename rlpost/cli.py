@@ -242,7 +242,7 @@ def cmd_eval(args) -> int:
     try:
         results = evaluate(
             target.model_path, envs, args.k, args.engine, n=args.n, threshold=args.threshold, max_new_tokens=max_new_tokens,
-            limit=args.limit, dtype=target.dtype, score=score, turns=target.turns,
+            limit=args.limit, dtype=target.dtype, score=score, turns=target.turns, gpus=args.gpus,
         )  # fmt: skip
     finally:
         close()
@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--engine", choices=["vllm", "hf"], default="vllm", help="vllm in a Ray actor, or transformers here")
     ev.add_argument("--limit", type=_positive, default=None, help="first N problems of each environment")
     ev.add_argument("--threshold", type=float, default=1.0, help="a response is correct when its reward is >= this")
+    ev.add_argument("--gpus", type=int, default=0, help="GPUs of the vllm engine (tensor parallel over them; 0: CPU)")
     ev.add_argument("--max-new-tokens", type=_positive, default=None, help="default: the run's rollout.max_new_tokens")
     ev.add_argument("--out", help="write the results as JSON here")
     ev.set_defaults(fn=cmd_eval)

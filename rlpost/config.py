@@ -51,7 +51,9 @@ class TinyModelConfig(Section):
 class ModelConfig(Section):
     path: str = Field("tiny", description="Hugging Face model directory, or 'tiny' to build one locally")
     tiny: TinyModelConfig = TinyModelConfig()
-    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="float32 on CPU")
+    dtype: Literal["float32", "bfloat16", "float16"] | None = Field(
+        None, description="weights' dtype in every actor (default: bfloat16 with cluster.gpus, float32 on CPU)"
+    )
 
     @field_validator("path")
     @classmethod
@@ -125,6 +127,13 @@ class RolloutConfig(Section):
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM CPU KV-cache budget per engine")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per vLLM engine (tensor parallel, on one node)")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="share of each engine GPU's memory vLLM takes (weights + KV cache)"
+    )
+    enforce_eager: bool | None = Field(
+        None, description="vLLM without CUDA graphs (default: true on CPU, false with cluster.gpus)"
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads per engine (default: all cores)")
     timeout_s: float = Field(600.0, gt=0, description="bound on one generate call")
     turns: TurnsConfig = TurnsConfig()
@@ -414,7 +423,21 @@ class ClusterConfig(Section):
         2, ge=0, description="times a step is retried after a rollout engine or reward worker died or hung (then restarted)"
     )
     num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray (default: all)")
-    use_gpu: bool = Field(False, description="give each engine and learner one GPU (CUDA vllm, nccl)")
+    gpus: int = Field(
+        0, ge=0, description="GPUs the run's actors take (0: all on CPU): each engine rollout.tensor_parallel_size, each "
+        "policy and critic rank one, the reference one"
+    )
+    use_gpu: bool = Field(False, description="shorthand: true takes as many GPUs as the layout needs (cluster.gpus)")
+    placement: Literal["pack", "spread"] = Field(
+        "pack", description="Ray placement groups of the learner ranks and of the engines: pack onto few nodes, or "
+        "spread over nodes"
+    )
+    weight_sync: Literal["object_store", "collective"] = Field(
+        "object_store", description="weights to the engines: a packed copy through Ray's object store, or broadcast over "
+        "a collective group from policy rank 0 (gloo on CPU, NCCL on GPUs)"
+    )
+    sync_bucket_mib: float = Field(256.0, gt=0, description="collective weight sync: MiB per broadcast bucket")
+    sync_timeout_s: float = Field(300.0, gt=0, description="bound on one weight sync; the actor that did not answer is named")
 
 
 class LoggingConfig(Section):
@@ -573,9 +596,35 @@ class ExperimentConfig(Section):
             )
         if self.learner.lora.rank and self.learner.zero_stage == 3:
             raise _KeyedError("learner.lora.rank", "LoRA adapters are not supported with ZeRO-3 (use zero_stage 0, 1 or 2)")
+        self._devices()
         if self.warmup.enabled and self.model.path != "tiny":
             raise _KeyedError("warmup.enabled", "the supervised warm-up is for locally built tiny models (model.path: tiny)")
         return self
+
+    @property
+    def gpus_needed(self) -> int:
+        """GPUs of the actor layout: engines x tensor parallel, policy and critic ranks, the reference model."""
+        algo = resolve_algorithm(self.algorithm.model_dump())
+        engines = self.rollout.num_engines * self.rollout.tensor_parallel_size
+        critic = self.learner.num_workers if algo.critic else 0
+        reference = 1 if self.uses_reference and not self.learner.lora.rank else 0
+        return engines + self.learner.num_workers + critic + reference
+
+    def _devices(self) -> None:
+        """`cluster.use_gpu` and `cluster.gpus` made one (use_gpu alone takes what the layout needs); defaults that
+        differ on GPUs (bf16, CUDA graphs)."""
+        c = self.cluster
+        if c.use_gpu and c.gpus == 0:
+            c.gpus = self.gpus_needed
+        c.use_gpu = c.gpus > 0
+        if c.gpus and c.gpus < self.gpus_needed:
+            raise _KeyedError("cluster.gpus", f"the actor layout needs {self.gpus_needed} GPUs, got {c.gpus}")
+        if self.model.dtype is None:
+            self.model.dtype = "bfloat16" if c.gpus else "float32"
+        if self.rollout.enforce_eager is None:
+            self.rollout.enforce_eager = not c.gpus
+        if self.rollout.tensor_parallel_size > 1 and not c.gpus:
+            raise _KeyedError("rollout.tensor_parallel_size", "splits an engine over GPUs; set cluster.gpus")
 
 
 class _KeyedError(ValueError):

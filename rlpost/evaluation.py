@@ -47,6 +47,7 @@ class EngineOptions:
     dtype: str = "float32"
     seed: int = 0
     kv_cache_gib: float = 1.0
+    gpus: int = 0  # GPUs of the engine (tensor parallel over them); 0: CPU
 
 
 def _vllm_actor(opts: EngineOptions) -> tuple[Generate, Callable[[], None]]:
@@ -54,14 +55,14 @@ def _vllm_actor(opts: EngineOptions) -> tuple[Generate, Callable[[], None]]:
     import ray
 
     from rlpost.cluster.actors import RolloutActor
-    from rlpost.cluster.runtime import actor_options, cores, start_ray
+    from rlpost.cluster.runtime import actor_options, start_ray
     from rlpost.config import ClusterConfig
-    from rlpost.rollout.vllm_engine import vllm_env
 
     start_ray(ClusterConfig())
-    actor = RolloutActor.options(**actor_options(vllm_env(cores(), opts.kv_cache_gib))).remote(
-        "vllm", model_path=opts.model_path, dtype=opts.dtype, seed=opts.seed, max_model_len=opts.max_model_len
-    )
+    actor = RolloutActor.options(**actor_options(num_gpus=opts.gpus)).remote(
+        "vllm", model_path=opts.model_path, dtype=opts.dtype, seed=opts.seed, max_model_len=opts.max_model_len,
+        kv_cache_gib=opts.kv_cache_gib, tensor_parallel_size=max(1, opts.gpus), enforce_eager=not opts.gpus,
+    )  # fmt: skip
     return as_generate(actor), lambda: ray.kill(actor, no_restart=True)
 
 
@@ -142,12 +143,14 @@ def evaluate(
     kv_cache_gib: float = 1.0,
     score: Score = score_here,
     turns: TurnsConfig = TurnsConfig(),
+    gpus: int = 0,
 ) -> dict[str, dict[str, float | int]]:
     """Per environment (see `env_labels`): `greedy_accuracy`, `pass@{k}` (unbiased, from `n` samples per
     problem at `temperature`, default n = k), `n` (problems: the first `limit` rows of each env's loaded
     split), `samples_per_problem` and `reward_errors`. `engine` is "vllm" / "hf" or an engine the caller owns;
     `model_path` gives the tokenizer (and the weights of a created engine). `score` scores one environment's
-    samples (default: `score_here`). Multi-turn environments are judged on whole episodes (limits `turns`)."""
+    samples (default: `score_here`); `gpus`: GPUs of a created vLLM engine (0: CPU). Multi-turn environments are
+    judged on whole episodes (limits `turns`)."""
     from transformers import AutoTokenizer
 
     n = n or k
@@ -162,7 +165,7 @@ def evaluate(
             raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINE_FACTORIES)}")
         longest = max(len(e.render(tokenizer, r["prompt"])) for e, env_rows in zip(envs, rows) for r in env_rows)
         response = turns.max_tokens if any(e.interaction is not None for e in envs) else max_new_tokens
-        opts = EngineOptions(model_path, longest + response + 8, dtype, seed, kv_cache_gib)
+        opts = EngineOptions(model_path, longest + response + 8, dtype, seed, kv_cache_gib, gpus)
         generate, close = ENGINE_FACTORIES[engine](opts)
     else:
         generate, close = as_generate(engine), _keep_open

@@ -59,7 +59,7 @@ def sequence_mask_weights(
         log_ratio = _log_ratio(proximal, behaviour, response_mask)
         lengths = response_mask.sum(-1).clamp(min=1.0)
         seq_log_ratio = log_ratio.sum(-1) / lengths  # [B]
-        bound = torch.log(torch.tensor(cap, dtype=seq_log_ratio.dtype))
+        bound = torch.log(torch.tensor(cap, dtype=seq_log_ratio.dtype, device=seq_log_ratio.device))
         keep = seq_log_ratio.abs() <= bound
         weights = keep.to(response_mask.dtype)[:, None] * response_mask
         has_tokens = response_mask.sum(-1) > 0

@@ -31,6 +31,17 @@ class RolloutWorker:
         self.engine.update_weights(unpack(packed))
         return time.perf_counter() - start
 
+    def join_weight_group(self, group: dict, rank_offset: int) -> None:
+        self.engine.join_weight_group(group, rank_offset)
+
+    def receive_weights(self, metas: list[list]) -> float:
+        """Take one broadcast of the weights from policy rank 0 (`rlpost.collective`); returns seconds taken."""
+        import time
+
+        start = time.perf_counter()
+        self.engine.receive_weights(metas)
+        return time.perf_counter() - start
+
 
 RolloutActor = ray.remote(RolloutWorker)
 PolicyActor = ray.remote(PolicyLearner)

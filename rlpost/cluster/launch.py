@@ -7,6 +7,7 @@ leaves no actor behind.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from rlpost.config import ExperimentConfig
@@ -15,7 +16,6 @@ from rlpost.trainer.protocols import Cluster, LaunchSpec
 
 def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_size: int, policy: bool = True):
     """The DeepSpeed settings of the policy learners (`policy`) or the critic's (which never take LoRA adapters)."""
-    from rlpost.cluster.runtime import cores
     from rlpost.learner.deepspeed_learner import LearnerSpec
     from rlpost.learner.lora import LoraSpec
 
@@ -36,7 +36,7 @@ def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_
         micro_batch_size=micro_batch_size,
         epochs=cfg.learner.epochs,
         num_workers=cfg.learner.num_workers,
-        threads=cfg.learner.threads or cores(),
+        threads=cfg.learner.threads,
         temperature=cfg.rollout.temperature,
         max_new_tokens=cfg.rollout.max_new_tokens,
         seed=cfg.run.seed,
@@ -50,65 +50,93 @@ def learner_spec(cfg: ExperimentConfig, model_path: str, lr: float, micro_batch_
     )
 
 
+def engine_kwargs(cfg: ExperimentConfig, model_path: str, max_model_len: int) -> dict[str, Any]:
+    """What every rollout engine of the run is built with (the engine's own settings from `ENGINE_SETTINGS`)."""
+    common = {"model_path": model_path, "dtype": cfg.model.dtype, "max_model_len": max_model_len, "threads": cfg.rollout.threads}
+    return {**common, **ENGINE_SETTINGS[cfg.rollout.engine](cfg)}
+
+
+ENGINE_SETTINGS = {
+    "vllm": lambda cfg: {
+        "tensor_parallel_size": cfg.rollout.tensor_parallel_size,
+        "gpu_memory_utilization": cfg.rollout.gpu_memory_utilization,
+        "enforce_eager": cfg.rollout.enforce_eager,
+        "kv_cache_gib": cfg.rollout.kv_cache_gib,
+        "weight_transfer": cfg.cluster.weight_sync == "collective",
+    },
+    "hf": lambda cfg: {},
+}
+
+
 def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
-    """Engines, policy learners, critic, reference model and reward workers as Ray actors."""
+    """Engines, policy learners, critic, reference model and reward workers as Ray actors, in placement groups
+    (`rlpost.cluster.placement`); the learner ranks meet at rank 0's node."""
     from rlpost.cluster.actors import CriticActor, PolicyActor, ReferenceActor, RolloutActor
-    from rlpost.cluster.channel import ObjectStoreChannel
+    from rlpost.cluster.channel import CHANNELS
     from rlpost.cluster.engines import RayEngines
     from rlpost.cluster.learners import RayLearners
+    from rlpost.cluster.placement import Placement, rendezvous
     from rlpost.cluster.reward_pool import RewardPool
-    from rlpost.cluster.runtime import actor_options, cores, start_ray
-    from rlpost.learner.distributed import free_port
-    from rlpost.rollout.vllm_engine import vllm_env
+    from rlpost.cluster.runtime import actor_options, start_ray
+    from rlpost.cluster.storage import check_shared
 
     start = time.perf_counter()
     start_ray(cfg.cluster)
-    gpu = 1 if cfg.cluster.use_gpu else 0
+    gpu = cfg.cluster.gpus > 0
     started: list[Any] = []  # objects with close(), stopped in reverse if a later part fails
 
     def close() -> None:
         for part in reversed(started):
             part.close()
 
+    model_path = str(Path(spec.model_path).resolve())  # the same path on every node (see rlpost.cluster.storage)
     try:
-        engine_env = vllm_env(cfg.rollout.threads or cores(), cfg.rollout.kv_cache_gib) if cfg.rollout.engine == "vllm" else {}
+        policy_spec = learner_spec(cfg, model_path, cfg.learner.lr, cfg.learner.micro_batch_size)
+        separate_reference = spec.reference and policy_spec.lora is None
+        placement = Placement.reserve(
+            engines=cfg.rollout.num_engines, engine_gpus=cfg.rollout.tensor_parallel_size if gpu else 0,
+            ranks=cfg.learner.num_workers, critic=spec.critic_params is not None, reference=separate_reference, gpu=gpu,
+            strategy=cfg.cluster.placement, timeout_s=cfg.learner.timeout_s,
+        )  # fmt: skip
+        started.append(placement)
+        others = check_shared(cfg.run.path.resolve(), [s.task_options() for s in placement.remote_slots()], cfg.learner.timeout_s)
+        kwargs = engine_kwargs(cfg, model_path, spec.max_model_len)
+        placed = time.perf_counter()
 
         def new_engine(i: int):
-            return RolloutActor.options(**actor_options(engine_env, gpu)).remote(
-                cfg.rollout.engine, model_path=spec.model_path, dtype=cfg.model.dtype, seed=cfg.run.seed + i,
-                max_model_len=spec.max_model_len,
-            )  # fmt: skip
+            return RolloutActor.options(**actor_options(placed=placement.engines[i].options())).remote(
+                cfg.rollout.engine, seed=cfg.run.seed + i, **kwargs
+            )
 
         engines = RayEngines(new_engine, cfg.rollout.timeout_s)
         started.append(engines)
         engines.start(cfg.rollout.num_engines)
-        policy_spec = learner_spec(cfg, spec.model_path, cfg.learner.lr, cfg.learner.micro_batch_size)
-        learners = RayLearners([], [], None, cfg.learner.timeout_s, parallel=bool(gpu), zero3=policy_spec.zero_stage == 3)
+        learners = RayLearners([], [], None, cfg.learner.timeout_s, parallel=gpu, zero3=policy_spec.zero_stage == 3)
         started.append(learners)
         learner_env = {"DS_ACCELERATOR": "cuda" if gpu else "cpu"}
-        ranks = range(cfg.learner.num_workers)
-        port = free_port()
-        for r in ranks:
-            actor = PolicyActor.options(**actor_options(learner_env, gpu))
-            learners.policy.append(actor.remote(policy_spec, spec.policy_params, r, "127.0.0.1", port))
+        address, port = rendezvous(placement, placement.policy[0], cfg.learner.timeout_s)
+        for r, slot in enumerate(placement.policy):
+            actor = PolicyActor.options(**actor_options(learner_env, placed=slot.options()))
+            learners.policy.append(actor.remote(policy_spec, spec.policy_params, r, address, port))
         if spec.critic_params is not None:
-            critic_path = spec.model_path if cfg.critic.model == "policy" else cfg.critic.model
+            critic_path = model_path if cfg.critic.model == "policy" else str(Path(cfg.critic.model).resolve())
             micro = cfg.critic.micro_batch_size or cfg.learner.micro_batch_size
             critic_spec = learner_spec(cfg, critic_path, cfg.critic.lr, micro, policy=False)
-            port = free_port()
-            for r in ranks:
-                actor = CriticActor.options(**actor_options(learner_env, gpu))
-                learners.critic.append(actor.remote(critic_spec, spec.critic_params, r, "127.0.0.1", port))
-        if spec.reference and policy_spec.lora is not None:
+            address, port = rendezvous(placement, placement.critic[0], cfg.learner.timeout_s)
+            for r, slot in enumerate(placement.critic):
+                actor = CriticActor.options(**actor_options(learner_env, placed=slot.options()))
+                learners.critic.append(actor.remote(critic_spec, spec.critic_params, r, address, port))
+        if spec.reference and not separate_reference:
             learners.reference_in_policy = True  # the base without its adapters: no second copy
         elif spec.reference:
-            learners.reference = ReferenceActor.options(**actor_options(num_gpus=gpu)).remote(
-                spec.model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, policy_spec.threads,
+            learners.reference = ReferenceActor.options(**actor_options(placed=placement.reference.options())).remote(
+                model_path, cfg.model.dtype, cfg.learner.micro_batch_size, cfg.rollout.temperature, policy_spec.threads,
                 cfg.learner.logprob_chunk,
             )
         rewards = RewardPool.from_config(spec.bindings, cfg.rewards)
         started.append(rewards)
         engines.wait_ready()
+        engines_ready = time.perf_counter()
         learners.wait_ready()
     except BaseException:
         close()
@@ -118,6 +146,13 @@ def launch_ray(cfg: ExperimentConfig, spec: LaunchSpec) -> Cluster:
         f"(ZeRO-{cfg.learner.zero_stage}), {f'{len(learners.critic)} critic learner(s), ' if learners.critic else ''}"
         f"{'a reference model, ' if learners.reference is not None else ''}"
         f"{'LoRA rank ' + str(cfg.learner.lora.rank) + ' (reference: the base), ' if policy_spec.lora else ''}"
-        f"{cfg.rewards.num_workers} reward worker(s) in {time.perf_counter() - start:.1f}s"
+        f"{cfg.rewards.num_workers} reward worker(s); engines and learners on {len(set(placement.nodes.values()))} node(s) "
+        f"({cfg.cluster.placement}; "
+        f"{len(others)} besides the driver's, seeing its run directory"
+        f"{f', {cfg.cluster.gpus} GPUs' if gpu else ''}) in {time.perf_counter() - start:.1f}s (placed and storage "
+        f"checked {placed - start:.1f}s, engines ready +{engines_ready - placed:.1f}s, learners +"
+        f"{time.perf_counter() - engines_ready:.1f}s)"
     )
-    return Cluster(engines, learners, rewards, ObjectStoreChannel(learners, engines), close, description)
+    members = cfg.rollout.tensor_parallel_size if cfg.rollout.engine == "vllm" else 1
+    channel = CHANNELS[cfg.cluster.weight_sync](learners, engines, cfg.cluster, members)
+    return Cluster(engines, learners, rewards, channel, close, description, placement.lost)

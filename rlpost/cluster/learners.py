@@ -89,10 +89,13 @@ class RayLearners:
         return get_from(POLICY, [w.weights_ref.remote() for w in callers], self.timeout_s)[0]
 
     def save(self, path: Path, with_state: bool) -> None:
+        """Every rank writes to `path` as the driver names it (absolute: the same path on every node's shared storage)."""
+        path = path.resolve()
         get_from(POLICY, [w.save.remote(str(path), with_state) for w in self.policy], self.timeout_s)
         get_from(CRITIC, [c.save.remote(str(path / "critic"), with_state) for c in self.critic], self.timeout_s)
 
     def load(self, path: Path) -> None:
+        path = path.resolve()
         get_from(POLICY, [w.load_state.remote(str(path)) for w in self.policy], self.timeout_s)
         get_from(CRITIC, [c.load_state.remote(str(path / "critic")) for c in self.critic], self.timeout_s)
 

@@ -26,16 +26,14 @@ def start_ray(cfg: ClusterConfig) -> None:
     ray.init(**kwargs)
 
 
-def cores() -> int:
-    return os.cpu_count() or 1
-
-
-def actor_options(env_vars: dict[str, str] | None = None, num_gpus: float = 0, name: str | None = None) -> dict[str, Any]:
-    """Ray `.options(...)` for a heavy actor: small CPU share, its own thread settings."""
-    threads = str(cores())
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TOKENIZERS_PARALLELISM": "false"}
-    env.update(env_vars or {})
-    opts: dict[str, Any] = {"num_cpus": ACTOR_NUM_CPUS, "num_gpus": num_gpus, "runtime_env": {"env_vars": env}}
+def actor_options(
+    env_vars: dict[str, str] | None = None, num_gpus: float = 0, name: str | None = None, placed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Ray `.options(...)` for a heavy actor: small CPU share (or a placement group bundle's `placed` options, see
+    `rlpost.cluster.placement.Slot`), `env_vars` on top of the defaults. Threads are not set here: each actor
+    takes its node's cores (`rlpost.devices.set_threads`), unless `env_vars` fix them."""
+    env = {"TOKENIZERS_PARALLELISM": "false", **(env_vars or {})}
+    opts: dict[str, Any] = {"num_cpus": ACTOR_NUM_CPUS, "num_gpus": num_gpus, **(placed or {}), "runtime_env": {"env_vars": env}}
     if name:
         opts["name"] = name
     return opts

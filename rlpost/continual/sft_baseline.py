@@ -96,7 +96,8 @@ class SFTStages:
         limit = getattr(AutoConfig.from_pretrained(model), "max_position_embeddings", None)
         budget, key = response_budget(cfg.rollout, envs)
         length = max_model_len(AutoTokenizer.from_pretrained(model), envs, budget, limit, key)
-        opts = EngineOptions(model, length, cfg.model.dtype, cfg.run.seed, cfg.rollout.kv_cache_gib)
+        gpus = cfg.rollout.tensor_parallel_size if cfg.cluster.gpus else 0
+        opts = EngineOptions(model, length, cfg.model.dtype, cfg.run.seed, cfg.rollout.kv_cache_gib, gpus)
         start_ray(cfg.cluster)
         pool = RewardPool.from_config(reward_bindings(envs), cfg.rewards)
         generate, close = ENGINE_FACTORIES[cfg.rollout.engine](opts)

@@ -34,12 +34,12 @@ class CriticLearner(DeepSpeedLearner):
 
     @torch.no_grad()
     def compute_values(self, batch: RolloutBatch, shard: bool = True) -> torch.Tensor:
-        """Values [B', T] of this rank's shard (rows rank::world) or of the whole batch."""
+        """Values [B', T] of this rank's shard (rows rank::world) or of the whole batch, on the CPU."""
         rows = self.rows(batch, shard)
         self.engine.eval()
-        ids, mask = batch.input_ids[rows], batch.attention_mask[rows]
+        ids, mask = batch.input_ids[rows].to(self.device), batch.attention_mask[rows].to(self.device)
         step = self.spec.micro_batch_size
-        return torch.cat([token_values(self.engine, i, m) for i, m in zip(ids.split(step), mask.split(step))])
+        return torch.cat([token_values(self.engine, i, m) for i, m in zip(ids.split(step), mask.split(step))]).cpu()
 
     def micro_loss(self, mb: RolloutBatch, norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
         values = token_values(self.engine, mb.input_ids, mb.attention_mask)

@@ -125,6 +125,7 @@ class DeepSpeedLearner:
         if spec.num_workers == 1 and spec.zero_stage == 0:
             # a one-rank all-reduce is the identity, but DeepSpeed still flattens and copies every gradient
             self.engine.enable_backward_allreduce = False
+        self.device = self.engine.device  # the rank's GPU, or the CPU
         self.updates = 0
 
     def load_model(self) -> torch.nn.Module:
@@ -154,12 +155,14 @@ class DeepSpeedLearner:
         return rows[self.rank :: self.spec.num_workers] if shard else rows
 
     def train(self, batch: RolloutBatch) -> dict[str, float]:
-        """All epochs x mini-batches of optimizer steps on `batch`; returns mean diagnostics.
+        """All epochs x mini-batches of optimizer steps on `batch` (moved to this rank's device); returns mean
+        diagnostics.
 
         The main loss is the mini-batch loss (this rank's share x world size, so the mean over
         ranks is exact); the other diagnostics are means over micro-batches.
         """
         spec, world = self.spec, self.spec.num_workers
+        batch = batch.to(self.device)
         lr = float(self.engine.get_lr()[0])  # of this batch's first optimizer step
         self.engine.train()
         micro_stats: list[dict[str, float]] = []
@@ -204,28 +207,70 @@ class DeepSpeedLearner:
             return float(torch.nn.utils.clip_grad_norm_(params, self.spec.grad_clip))
         return float(torch.nn.utils.get_total_norm([p.grad for p in params]))
 
-    def full_state_dict(self, copy: bool = True) -> dict[str, torch.Tensor]:
-        """The whole model's weights in Hugging Face names (gathered under ZeRO-3), on CPU.
+    def full_state_dict(self, copy: bool = True, on_cpu: bool = True) -> dict[str, torch.Tensor] | None:
+        """The whole model's weights in Hugging Face names, on CPU (or where they are, without `on_cpu`); under
+        ZeRO-3 every rank must call (the shards are gathered layer by layer, onto the CPU) and only rank 0 gets
+        them: the others get None.
 
         Includes `lm_head.weight` for tied embeddings so rollout engines do not keep a stale head.
         With `copy` False, CPU tensors may alias the live parameters (views of ZeRO's flat buffers).
         """
         if self.spec.lora is not None:
-            return {k: v.to("cpu") for k, v in merged_state_dict(self.engine.module).items()}
-        if self.spec.zero_stage == 3:
+            state = merged_state_dict(self.engine.module)
+        elif self.spec.zero_stage == 3:
             state = self.engine._zero3_consolidated_16bit_state_dict()
+            if state is None:
+                return None
         else:
             state = self.engine.module.state_dict()
+        if not on_cpu:
+            return {k: v.detach() for k, v in state.items()}
         return {k: v.detach().to("cpu", copy=copy) for k, v in state.items()}
 
+    def weight_group_address(self) -> tuple[str, int]:
+        """Rank 0: (this node's address, a port free on it) for the weight group it will host."""
+        import os
+
+        from rlpost.learner.distributed import free_port
+
+        address = os.environ["MASTER_ADDR"]  # rank 0's own node (rlpost.cluster.placement.rendezvous)
+        return address, free_port()
+
+    def join_weight_group(self, group: dict) -> list[list]:
+        """Member 0 of the weights' process group (`rlpost.collective`), on this rank's device; returns what each
+        broadcast will carry, [name, dtype, shape] per tensor. Every rank calls under ZeRO-3 (the gather)."""
+        from rlpost.collective import GroupInfo, join, metas_of
+
+        state = self.full_state_dict(copy=False, on_cpu=False)
+        if state is None:
+            return []
+        self.weight_group_info = GroupInfo(**group)
+        self.weight_store, self.weight_group = join(self.weight_group_info, 0, self.device)
+        self.weight_metas = metas_of(state)
+        return [[m.name, m.dtype, list(m.shape)] for m in self.weight_metas]
+
+    def broadcast_weights(self) -> float:
+        """One push of the full weights to the engines over the weight group (every rank calls under ZeRO-3; rank 0
+        sends); returns seconds taken."""
+        import time
+
+        from rlpost.collective import send
+
+        start = time.perf_counter()
+        state = self.full_state_dict(copy=False, on_cpu=False)
+        if state is not None:
+            send(self.weight_group, state, self.weight_metas, self.weight_group_info.bucket_bytes, self.device)
+        return time.perf_counter() - start
+
     def weights_ref(self):
-        """Put the full weights into Ray's object store (one copy, see `rlpost.cluster.weights`);
-        engines on the node share it."""
+        """Put the full weights into Ray's object store (one copy, see `rlpost.cluster.weights`); engines on the
+        node share it. Under ZeRO-3 every rank takes part; the ranks other than 0 return None."""
         import ray
 
         from rlpost.cluster.weights import pack
 
-        return ray.put(pack(self.full_state_dict(copy=False)))
+        state = self.full_state_dict(copy=False)
+        return None if state is None else ray.put(pack(state))
 
     def save(self, path: str, with_state: bool = False) -> str:
         """Write the model in Hugging Face format to `path` (rank 0; all ranks must call under

@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import socket
 
+from rlpost.devices import set_threads
 
-def free_port() -> int:
+
+def free_port(host: str = "") -> int:
+    """A TCP port of this machine free now on `host` (default: on every address; the caller binds it soon after)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
 def init_rank(rank: int, world_size: int, master_addr: str, master_port: int, threads: int | None) -> None:
-    """Set the torch.distributed environment and join the group (gloo on CPU, nccl on GPU)."""
+    """Set the torch.distributed environment and join the group (gloo on CPU, nccl on GPU); torch threads
+    `threads`, else every core of this rank's node."""
     import deepspeed
     import torch
 
@@ -25,7 +29,6 @@ def init_rank(rank: int, world_size: int, master_addr: str, master_port: int, th
         MASTER_ADDR=master_addr,
         MASTER_PORT=str(master_port),
     )
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)

@@ -77,7 +77,7 @@ def chunking_agrees(model, chunk: int, atol: float = 1e-4) -> bool:
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, model.config.vocab_size, (2, 12), generator=generator)
+    ids = torch.randint(0, model.config.vocab_size, (2, 12), generator=generator).to(next(model.parameters()).device)
     mask = torch.ones_like(ids)
     try:
         full = model_logprobs(model, ids, mask, 1.0, 0)[0]

@@ -7,6 +7,7 @@ import torch
 from rlpost.algorithms import aggregate_token_loss, kl_penalty, masked_mean, resolve_algorithm
 from rlpost.algorithms.off_policy import correction_weights
 from rlpost.batch import RolloutBatch
+from rlpost.devices import actor_device, set_threads
 from rlpost.learner import lora
 from rlpost.learner.deepspeed_learner import DeepSpeedLearner, LearnerSpec
 from rlpost.learner.logprobs import batched_logprobs, chunking_agrees, default_chunk, model_logprobs
@@ -53,10 +54,8 @@ class PolicyLearner(DeepSpeedLearner):
         """Logprobs [B', T] of this rank's shard (rows rank::world) or of the whole batch."""
         rows = self.rows(batch, shard)
         self.engine.eval()
-        return batched_logprobs(
-            self.model, batch.input_ids[rows], batch.attention_mask[rows], self.spec.micro_batch_size, self.spec.temperature,
-            self.chunk,
-        )  # fmt: skip
+        ids, mask = batch.input_ids[rows].to(self.device), batch.attention_mask[rows].to(self.device)
+        return batched_logprobs(self.model, ids, mask, self.spec.micro_batch_size, self.spec.temperature, self.chunk).cpu()
 
     def micro_loss(self, mb: RolloutBatch, norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
         logprobs, entropy = model_logprobs(self.model, mb.input_ids, mb.attention_mask, self.spec.temperature, self.chunk)
@@ -87,17 +86,18 @@ class PolicyLearner(DeepSpeedLearner):
 
 
 class ReferenceModel:
-    """A frozen copy of the initial policy; only created when the KL term is on."""
+    """A frozen copy of the initial policy, on the actor's GPU or the CPU (`device`: see `rlpost.devices.actor_device`);
+    only created when the KL term is on."""
 
     def __init__(
         self, model_path: str, dtype: str, micro_batch_size: int, temperature: float, threads: int | None,
-        logprob_chunk: int | None = 0,
+        logprob_chunk: int | None = 0, device: str | None = None,
     ):  # fmt: skip
         from transformers import AutoModelForCausalLM
 
-        if threads:
-            torch.set_num_threads(threads)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).eval()
+        set_threads(threads)
+        self.device = actor_device(device)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype)).to(self.device).eval()
         self.micro_batch_size, self.temperature = micro_batch_size, temperature
         self.chunk = usable_chunk(self.model, logprob_chunk)
 
@@ -105,6 +105,6 @@ class ReferenceModel:
         return True
 
     def compute_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
-        return batched_logprobs(
-            self.model, batch.input_ids, batch.attention_mask, self.micro_batch_size, self.temperature, self.chunk
-        )
+        """Logprobs [B, T] of the whole batch, on the CPU."""
+        ids, mask = batch.input_ids.to(self.device), batch.attention_mask.to(self.device)
+        return batched_logprobs(self.model, ids, mask, self.micro_batch_size, self.temperature, self.chunk).cpu()

@@ -33,6 +33,12 @@ class RolloutEngine(Protocol):
     def update_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load new policy weights in place (names as in the Hugging Face state dict)."""
 
+    def join_weight_group(self, group: dict, rank_offset: int) -> None:
+        """Join the process group the weights are broadcast over (`rlpost.collective`; `cluster.weight_sync: collective`)."""
+
+    def receive_weights(self, metas: list[list]) -> None:
+        """Load one broadcast of the weights ([name, dtype, shape] per tensor, in broadcast order) in place."""
+
 
 ENGINES: dict[str, Callable[..., RolloutEngine]] = {}
 

@@ -250,9 +250,11 @@ class Trainer:
             self.tracker.info(f"plots: {plot_run(self.run_dir)}")
         except ActorFailure as failure:
             last = latest_checkpoint(self.run_dir)
-            self.event("stopped", step=self.step + 1, actor=f"{failure.role} {failure.index}", error=str(failure))
+            lost = self.cluster.lost() if self.cluster is not None else ""
+            self.event("stopped", step=self.step + 1, actor=f"{failure.role} {failure.index}", error=str(failure), lost=lost)
             raise TrainingFailed(
-                f"run stopped at step {self.step + 1} ({self.step} done): {failure}; last checkpoint: {last or 'none'}"
+                f"run stopped at step {self.step + 1} ({self.step} done): {failure}{f'; {lost}' if lost else ''}; "
+                f"last checkpoint: {last or 'none'}"
             ) from failure
         finally:
             self.shutdown()

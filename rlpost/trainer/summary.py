@@ -24,4 +24,9 @@ def describe(cfg: ExperimentConfig) -> dict[str, Any]:
         "critic": cfg.critic.model if algo.critic else None,
         "greedy_baseline": algo.greedy_baseline,
         "dynamic_sampling": cfg.algorithm.dynamic_sampling,
+        "dtype": cfg.model.dtype,
+        "gpus": cfg.cluster.gpus,
+        "gpus_layout_needs": cfg.gpus_needed,
+        "placement": cfg.cluster.placement,
+        "weight_sync": cfg.cluster.weight_sync,
     }

@@ -52,6 +52,9 @@ def test_check_quickstart_is_ok_and_imports_nothing_heavy(capsys):
     assert summary["sequences_per_step"] == sequences
     assert summary["optimizer_steps_per_rollout"] == sequences // raw["learner"]["mini_batch_size"]
     assert summary["reference_model"] is True
+    # on CPU: float32, no GPUs; the same config would take engine + learner + reference GPUs
+    assert (summary["dtype"], summary["gpus"], summary["gpus_layout_needs"]) == ("float32", 0, 3)
+    assert (summary["placement"], summary["weight_sync"]) == ("pack", "object_store")
 
 
 def test_check_applies_overrides(capsys):
