@@ -64,7 +64,7 @@ def test_report_of_a_finished_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"report: {run / 'report' / 'summary.md'}" in out
     pngs = sorted(p.name for p in (run / "report").glob("*.png"))
-    assert pngs == sorted(f"{name}.png" for name in PANELS if name != "sft_loss")  # an RL run logs no SFT loss
+    assert pngs == sorted(f"{name}.png" for name in PANELS if name not in ("sft_loss", "episodes"))  # RL, single-turn
     for name in pngs:
         _png_ok(run / "report" / name)
         assert f"plot: {run / 'report' / name}" in out
