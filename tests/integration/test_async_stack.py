@@ -49,10 +49,12 @@ def test_one_step_run_survives_an_engine_killed_while_the_producer_generates(tmp
     run_dir = FaultyTrainer(build_config(data), {3: lambda t: kill(t.cluster.engines.actors[0])}).run()
     metrics = metrics_of(run_dir)
     assert [m["step"] for m in metrics] == [1, 2, 3, 4]
-    # step 2's batch is generated while step 1 trains; step 3's is redone after the restart
+    # step 2's batch is generated while step 1 trains. The producer runs ahead, so the dead engine is met by
+    # whichever call reaches it first: a weight push (restarted, the push repeated) or a generate (restarted,
+    # that batch redone on the same rows); either way the step it belongs to counts the retry
     assert metrics[1]["staleness/max"] == 1 and all(m["staleness/max"] <= 1 for m in metrics)
-    assert metrics[2]["events/step_retries"] >= 1
+    assert sum(m["events/step_retries"] for m in metrics[1:]) >= 1
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     restarts = [(e["step"], e["actor"]) for e in events if e["event"] == "restart"]
-    assert (3, "rollout engine 0") in restarts and {actor for _, actor in restarts} == {"rollout engine 0"}
+    assert restarts and {actor for _, actor in restarts} == {"rollout engine 0"} and min(s for s, _ in restarts) >= 2
     assert (run_dir / "checkpoints" / "final" / COMPLETE_MARKER).exists()
