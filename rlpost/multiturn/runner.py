@@ -62,7 +62,10 @@ def run_episodes(
                     raise ValueError(f"{env.binding}: interaction {name!r} could not start on {row['prompt'][:60]!r}: {e}") from e
                 live.append(_Live(t, session, prompt, env.spec.chat))
     frames: dict[tuple[str, bool], ObservationFrame] = {}
-    turn_spec = replace(spec, n=1)
+    # later turns without a per-request seed: their longer prompts get split across vLLM's scheduler steps, and
+    # vLLM's CPU runner cannot rewind a seeded request's generator for a split prompt (it raises); the engine's
+    # own seed still fixes the draws
+    turn_spec = replace(spec, n=1, seed=None)
     while live:
         replies = _replies([(ep.session, ep.traj) for ep in live], turns.reply_timeout_s)
         going = [ep for ep, reply in zip(live, replies) if _continue(ep, reply, tokenizer, turns, frames)]
