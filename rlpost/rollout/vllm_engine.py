@@ -68,17 +68,24 @@ class VLLMEngine:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        params = SamplingParams(
+        options = dict(
             n=spec.n,
             max_tokens=spec.max_new_tokens,
             temperature=spec.temperature,
             top_p=spec.top_p,
-            seed=spec.seed,
             logprobs=0,
             # per-token Python objects are a measurable share of a CPU rollout: logprobs come as
             # flat lists, and the texts are decoded once at the end (as the hf engine does)
             flat_logprobs=True,
             detokenize=False,
+        )
+        # one seed per prompt (seed + i): one seed for the whole batch gives every prompt the same random draws
+        # (measured on the tool_arithmetic warm-up model: 2 of 200 seeded samples opened with a tool call, 68 of
+        # 200 unseeded, the model's own rate being about 0.3)
+        params = (
+            SamplingParams(**options)
+            if spec.seed is None
+            else [SamplingParams(**options, seed=spec.seed + i) for i in range(len(prompts))]
         )
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
         ids = [list(c.token_ids) for out in outs for c in out.outputs]

@@ -100,3 +100,16 @@ def test_vllm_logprobs_agree_with_the_learner_at_temperature_0_7(model, engine):
     at = response.bool()
     assert (engine - learner[at]).abs().max().item() < 1e-4
     assert (engine - raw[at]).abs().max().item() > 1e-3
+
+
+def test_a_seeded_batch_draws_each_prompt_independently_and_repeats(engine):
+    """One seed per prompt: the same prompt four times gives four different samples (one seed for the whole batch
+    gave every prompt the same draws), and the same call again gives the same samples."""
+    from rlpost.rollout import SamplingSpec
+
+    spec = SamplingSpec(n=1, max_new_tokens=12, temperature=1.0, seed=7)
+    first = ray.get(engine.generate.remote([[5, 6, 7]] * 4, spec), timeout=300)
+    again = ray.get(engine.generate.remote([[5, 6, 7]] * 4, spec), timeout=300)
+    texts = [group[0].token_ids for group in first]
+    assert len({tuple(t) for t in texts}) == 4
+    assert [group[0].token_ids for group in again] == texts
