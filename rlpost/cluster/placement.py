@@ -10,6 +10,7 @@ its own node.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from rlpost.cluster.runtime import ACTOR_NUM_CPUS
 from rlpost.trainer.protocols import ENGINE_ROLE
 
 STRATEGIES = {"pack": "PACK", "spread": "SPREAD"}
+NODE_DEATH_GRACE_S = 30.0  # longer than Ray's node health check takes to declare a node dead (about 15 s)
+CONNECTION_LOST = ("ActorUnavailableError", "node")  # failure texts after which a node may be dead
 
 
 class PlacementError(RuntimeError):
@@ -95,15 +98,28 @@ class Placement:
         out = [(f"{role} {i}", slot) for role, slots in named for i, slot in enumerate(slots)]
         return out + ([(f"{REFERENCE} 0", self.reference)] if self.reference is not None else [])
 
-    def lost(self) -> str:
-        """The nodes of this run that Ray reports dead and the actors that were placed on them ('' when none)."""
-        dead = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if not n["Alive"]}
+    def lost(self, failure: str = "") -> str:
+        """The nodes of this run that Ray reports dead and the actors that were placed on them ('' when none). After a
+        `failure` that looks like a lost connection (an unavailable actor, a dead node) Ray is given up to
+        `NODE_DEATH_GRACE_S` to mark the node dead: the actor's socket closes at once, the node's death is noticed
+        only at its health check."""
+        dead = self.dead_nodes()
+        if not dead and any(sign in failure for sign in CONNECTION_LOST):
+            deadline = time.monotonic() + NODE_DEATH_GRACE_S
+            while not dead and time.monotonic() < deadline:
+                time.sleep(1.0)
+                dead = self.dead_nodes()
         found: dict[str, list[str]] = {}
         for name, slot in self.roles():
             node = self.node_of(slot)
             if node in dead:
                 found.setdefault(f"{dead[node]} (node {node[:12]})", []).append(name)
         return "; ".join(f"lost node {where} with {', '.join(names)}" for where, names in found.items())
+
+    def dead_nodes(self) -> dict[str, str]:
+        """Node ID -> address of the nodes this run placed actors on that Ray reports dead."""
+        placed = set(self.nodes.values())
+        return {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if not n["Alive"] and n["NodeID"] in placed}
 
     @property
     def learner_slots(self) -> list[Slot]:

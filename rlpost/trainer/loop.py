@@ -250,7 +250,7 @@ class Trainer:
             self.tracker.info(f"plots: {plot_run(self.run_dir)}")
         except ActorFailure as failure:
             last = latest_checkpoint(self.run_dir)
-            lost = self.cluster.lost() if self.cluster is not None else ""
+            lost = self.cluster.lost(str(failure)) if self.cluster is not None else ""
             self.event("stopped", step=self.step + 1, actor=f"{failure.role} {failure.index}", error=str(failure), lost=lost)
             raise TrainingFailed(
                 f"run stopped at step {self.step + 1} ({self.step} done): {failure}{f'; {lost}' if lost else ''}; "

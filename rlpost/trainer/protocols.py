@@ -99,7 +99,7 @@ class Cluster:
     weights: WeightChannel
     close: Callable[[], None]
     description: str = ""  # what was started, for the log
-    lost: Callable[[], str] = lambda: ""  # after a failure: the nodes found dead and the actors they held ('' if none)
+    lost: Callable[[str], str] = lambda failure: ""  # after a failure (its text): the dead nodes and the actors they held
 
 
 @dataclass(frozen=True)
