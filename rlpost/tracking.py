@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def prepare_run_dir(path: Path) -> Path | None:
@@ -297,11 +298,12 @@ class Tracker:
         """Something that happened to the run (an actor restarted, the run stopped): events.jsonl and console."""
         self.events.write({"step": step, "event": kind, "time": time.time(), **fields})
         if self.console:
-            self.console.print(f"[bold yellow]{kind}[/] at step {step}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+            details = escape(", ".join(f"{k}={v}" for k, v in fields.items()))  # error texts hold [brackets]
+            self.console.print(f"[bold yellow]{kind}[/] at step {step}: {details}")
 
     def info(self, text: str) -> None:
         if self.console:
-            self.console.print(text)
+            self.console.print(text, markup=False)
 
     def close(self) -> None:
         for sink in self.sinks.values():

@@ -215,3 +215,14 @@ def test_prune_with_few_checkpoints_removes_nothing(tmp_path):
     assert prune(tmp_path, keep_last=2) == []
     assert all(p.exists() for p in paths)
     assert prune(tmp_path / "no_such_run", keep_last=1) == []
+
+
+def test_events_and_info_with_brackets_print_as_text(tmp_path, capsys):
+    """Error texts (gloo's `[.../pair.cc:553]`, a tool's `[/tag]`) are printed, not read as console markup."""
+    tracker = Tracker(tmp_path, console=True)
+    tracker.event(2, "stopped", error="Connection closed [/__w/gloo/transport/tcp/pair.cc:553] by peer")
+    tracker.info("run stopped: [/x] and [bold]")
+    tracker.close()
+    out = capsys.readouterr().out
+    assert "[/__w/gloo/transport/tcp/pair.cc:553]" in out and "run stopped: [/x] and [bold]" in out
+    assert _read_jsonl(tmp_path / "events.jsonl")[0]["error"].endswith("by peer")
