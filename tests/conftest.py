@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Every Ray cluster of the test session runs without token auth. Ray fixes a process's auth mode at its first
+# `ray.init` (a local start picks `token`); a driver left in token mode rejects the calls of a cluster started
+# without it (tests/integration/test_multinode.py), which then cancels every actor the driver creates there.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 TINY_EXPERIMENT: dict[str, Any] = {
     "run": {"name": "test", "seed": 0},
