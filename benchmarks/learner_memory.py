@@ -5,7 +5,7 @@
 Each case runs in a fresh process (so its peak resident memory is its own) on a small random Qwen2 (the
 backbone is tiny: the output head and its logits are what grows with the vocabulary):
   full      rlpost with the full float32 logits [B, T, V] (`learner.logprob_chunk: 0`)
-  chunked   rlpost's chunked head (`AUTO_CHUNK` positions, the default from a 32k vocabulary)
+  chunked   rlpost's chunked head (`AUTO_CHUNK` tokens, the default from a 32k vocabulary)
   trl       TRL's way: the model's logits, then `trl.trainer.utils.selective_log_softmax` (what
             GRPOTrainer calls for its per-token logprobs)
 Peak = the process's maximum RSS during 3 forward + backward passes minus its RSS before them (MB);

@@ -317,7 +317,8 @@ class LearnerConfig(Section):
     threads: int | None = Field(None, ge=1, description="torch threads per learner (default: all cores)")
     timeout_s: float = Field(600.0, gt=0)
     logprob_chunk: int | None = Field(
-        None, ge=0, description="positions per chunk of the output head (0: full logits; default 128 from a 32k vocabulary)"
+        None, ge=0, description="tokens per chunk of the output head, which runs at the response tokens only "
+        "(0: full logits; default 256 from a 32k vocabulary)"
     )
     gradient_checkpointing: bool = Field(False, description="recompute the backbone's activations in the backward pass")
     lr_schedule: Literal["constant", "linear", "cosine"] = Field("constant", description="learning rate after the warm-up")

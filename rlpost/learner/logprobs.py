@@ -2,10 +2,12 @@
 
 With a large vocabulary the float32 logits [B, T, V] are a learner's memory peak (150k entries per
 token), and autograd keeps them, their log-softmax and their gradient. `model_logprobs` with a
-`chunk` computes the output head over `chunk` positions at a time from the backbone's hidden
-states, each chunk under activation checkpointing, so at most one chunk's logits exist at once,
-in the forward and in the backward. `chunking_agrees` checks a model family's head is the plain
-linear layer this assumes (no logit soft-capping or scaling) before a learner relies on it.
+`chunk` computes the output head only at the positions whose values are wanted (the response
+tokens, for a learner: not the prompt, not the padding), `chunk` tokens at a time from the
+backbone's hidden states, each chunk under activation checkpointing, so at most one chunk's logits
+exist at once, in the forward and in the backward, however many rows a micro-batch has.
+`chunking_agrees` checks a model family's head is the plain linear layer this assumes (no logit
+soft-capping or scaling) before a learner relies on it.
 """
 
 from __future__ import annotations
@@ -15,21 +17,11 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 AUTO_CHUNK_VOCAB = 32768  # vocabularies from this size on are chunked by default
-AUTO_CHUNK = 128  # positions per chunk (of every row of the micro-batch)
-
-
-def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits [B, T, V] of positions 0..T-1, input_ids [B, T].
-
-    Returns (logprobs, entropy), both [B, T] with position t the value for token t given
-    tokens < t (position 0 is 0). Logits are divided by the sampling temperature.
-    """
-    logprobs, entropy = _picked_and_entropy(logits[:, :-1], input_ids[:, 1:], temperature)
-    return F.pad(logprobs, (1, 0)), F.pad(entropy, (1, 0))
+AUTO_CHUNK = 256  # tokens per chunk (wanted positions of the whole micro-batch)
 
 
 def _picked_and_entropy(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits [B, N, V], targets [B, N] -> (log p(target) [B, N], entropy [B, N], the latter without grad)."""
+    """logits [..., V], targets [...] -> (log p(target) [...], entropy [...], the latter without grad)."""
     logits = logits.float() / temperature
     log_z = torch.logsumexp(logits, dim=-1)
     picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_z
@@ -43,22 +35,35 @@ def _head_chunk(hidden: torch.Tensor, targets: torch.Tensor, weight: torch.Tenso
 
 
 def model_logprobs(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float = 1.0, chunk: int = 0
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    temperature: float = 1.0,
+    chunk: int = 0,
+    wanted: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logprobs, entropy) [B, T] of a causal LM (a Hugging Face `...ForCausalLM`). `chunk` > 0: the output
-    head runs over that many positions at a time (see the module docstring); 0: the full logits."""
+    """(logprobs, entropy) [B, T] of a causal LM (a Hugging Face `...ForCausalLM`) at the positions `wanted` [B, T]
+    marks (default: `attention_mask`), 0 elsewhere. `chunk` > 0: the output head runs at those positions only,
+    `chunk` tokens at a time (see the module docstring); 0: the full logits."""
+    keep = (attention_mask if wanted is None else wanted)[:, 1:] > 0
     if chunk <= 0:
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-        return token_logprobs(logits, input_ids, temperature)
+        logprobs, entropy = _picked_and_entropy(logits[:, :-1], input_ids[:, 1:], temperature)
+        zero = torch.zeros((), dtype=logprobs.dtype, device=logprobs.device)
+        return F.pad(torch.where(keep, logprobs, zero), (1, 0)), F.pad(torch.where(keep, entropy, zero), (1, 0))
     hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     head = model.get_output_embeddings()
-    hidden, targets = hidden[:, :-1], input_ids[:, 1:]
+    rows, cols = keep.nonzero(as_tuple=True)
+    states, targets = hidden[:, :-1][rows, cols], input_ids[:, 1:][rows, cols]  # [N, H], [N]
     parts = []
-    for start in range(0, hidden.shape[1], chunk):
-        args = (hidden[:, start : start + chunk], targets[:, start : start + chunk], head.weight, head.bias, temperature)
+    for start in range(0, len(targets), chunk):
+        args = (states[start : start + chunk], targets[start : start + chunk], head.weight, head.bias, temperature)
         parts.append(checkpoint(_head_chunk, *args, use_reentrant=False) if torch.is_grad_enabled() else _head_chunk(*args))
-    logprobs = torch.cat([p[0] for p in parts], dim=1)
-    entropy = torch.cat([p[1] for p in parts], dim=1)
+    logprobs = torch.zeros(keep.shape, dtype=torch.float32, device=hidden.device)  # the head's values are float32
+    entropy = torch.zeros(keep.shape, dtype=torch.float32, device=hidden.device)
+    if parts:
+        logprobs = logprobs.index_put((rows, cols), torch.cat([p[0] for p in parts]))
+        entropy = entropy.index_put((rows, cols), torch.cat([p[1] for p in parts]))
     return F.pad(logprobs, (1, 0)), F.pad(entropy, (1, 0))
 
 
@@ -91,10 +96,19 @@ def chunking_agrees(model, chunk: int, atol: float = 1e-4) -> bool:
 
 @torch.no_grad()
 def batched_logprobs(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, micro_batch_size: int, temperature: float = 1.0, chunk: int = 0
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    micro_batch_size: int,
+    temperature: float = 1.0,
+    chunk: int = 0,
+    wanted: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Forward `model` over [B, T] in micro-batches; returns logprobs [B, T]."""
+    """Forward `model` over [B, T] in micro-batches; returns logprobs [B, T] at the `wanted` positions (see
+    `model_logprobs`)."""
+    wanted = attention_mask if wanted is None else wanted
     out = []
-    for ids, mask in zip(input_ids.split(micro_batch_size), attention_mask.split(micro_batch_size)):
-        out.append(model_logprobs(model, ids, mask, temperature, chunk)[0])
+    parts = (t.split(micro_batch_size) for t in (input_ids, attention_mask, wanted))
+    for ids, mask, want in zip(*parts):
+        out.append(model_logprobs(model, ids, mask, temperature, chunk, want)[0])
     return torch.cat(out)

@@ -51,14 +51,18 @@ class PolicyLearner(DeepSpeedLearner):
             return self.compute_logprobs(batch)
 
     def compute_logprobs(self, batch: RolloutBatch, shard: bool = True) -> torch.Tensor:
-        """Logprobs [B', T] of this rank's shard (rows rank::world) or of the whole batch."""
+        """Logprobs [B', T] of this rank's shard (rows rank::world) or of the whole batch, at the response tokens
+        (0 elsewhere)."""
         rows = self.rows(batch, shard)
         self.engine.eval()
-        ids, mask = batch.input_ids[rows].to(self.device), batch.attention_mask[rows].to(self.device)
-        return batched_logprobs(self.model, ids, mask, self.spec.micro_batch_size, self.spec.temperature, self.chunk).cpu()
+        ids, mask, wanted = (t[rows].to(self.device) for t in (batch.input_ids, batch.attention_mask, batch.response_mask))
+        spec = self.spec
+        return batched_logprobs(self.model, ids, mask, spec.micro_batch_size, spec.temperature, self.chunk, wanted).cpu()
 
     def micro_loss(self, mb: RolloutBatch, norm: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
-        logprobs, entropy = model_logprobs(self.model, mb.input_ids, mb.attention_mask, self.spec.temperature, self.chunk)
+        logprobs, entropy = model_logprobs(
+            self.model, mb.input_ids, mb.attention_mask, self.spec.temperature, self.chunk, mb.response_mask
+        )
         old_logprobs = mb.old_logprobs
         if old_logprobs is None:
             # on-policy (one optimizer step per rollout batch): the current policy is the old one
@@ -105,6 +109,6 @@ class ReferenceModel:
         return True
 
     def compute_logprobs(self, batch: RolloutBatch) -> torch.Tensor:
-        """Logprobs [B, T] of the whole batch, on the CPU."""
-        ids, mask = batch.input_ids.to(self.device), batch.attention_mask.to(self.device)
-        return batched_logprobs(self.model, ids, mask, self.micro_batch_size, self.temperature, self.chunk).cpu()
+        """Logprobs [B, T] of the whole batch at its response tokens (0 elsewhere), on the CPU."""
+        ids, mask, wanted = (t.to(self.device) for t in (batch.input_ids, batch.attention_mask, batch.response_mask))
+        return batched_logprobs(self.model, ids, mask, self.micro_batch_size, self.temperature, self.chunk, wanted).cpu()

@@ -3,8 +3,8 @@
 `produce_with_retries` is steps 1–4 of docs/architecture.md: `generate` (draw rows, generate) then
 `score` (rewards, filter, shaping); `consume` is steps 5–8 (logprobs, advantages, optimizer steps,
 weight sync, metrics). The synchronous step is `consume(produce_with_retries())`; `rollout.mode`
-one_step / async makes batches in a background thread (`rlpost.trainer.pipeline.AheadProducer`:
-`generate`, then `score`) at most `rollout.max_staleness` steps ahead. Every sample carries the
+one_step / async makes batches in background threads (`rlpost.trainer.pipeline.AheadProducer`:
+`generate` in one, `score` in the other) at most `rollout.max_staleness` steps ahead. Every sample carries the
 policy version that generated it (`RolloutBatch.policy_versions`: the number of steps whose
 weights had been pushed when its generation got its turn), so its lag is known.
 """

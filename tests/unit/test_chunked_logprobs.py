@@ -1,5 +1,6 @@
-"""Log-probabilities over chunks of positions: the same values, entropies and gradients as the full
-logits, for any chunk size; and the check that falls back where a model's head is not a plain linear."""
+"""Log-probabilities over chunks of tokens: the same values, entropies and gradients as the full logits,
+for any chunk size, only at the wanted positions; and the check that falls back where a model's head is
+not a plain linear."""
 
 from __future__ import annotations
 
@@ -46,7 +47,22 @@ def test_chunks_give_the_full_logits_values_and_gradients(model, chunk):
     torch.testing.assert_close(ent_chunk, ent_full, atol=1e-10, rtol=0)
     for name, grad in grad_full.items():
         torch.testing.assert_close(grad_chunk[name], grad, atol=1e-10, rtol=0, msg=name)
-    assert lp_full[:, 0].abs().sum() == 0 and (lp_full[:, 1:] < 0).all()
+    assert lp_full[:, 0].abs().sum() == 0 and (lp_full[:2, 1:] < 0).all() and (lp_full[2, 1:8] < 0).all()
+    assert lp_full[2, 8:].abs().sum() == 0 and lp_chunk[2, 8:].abs().sum() == 0  # padding: no values
+
+
+@pytest.mark.parametrize("chunk", [0, 4])
+def test_only_the_wanted_positions_get_values(model, chunk):
+    """A response mask as `wanted`: the prompt's positions are 0 (the chunked head never runs there), the
+    response's values are those of the whole sequence."""
+    ids, mask = _batch()
+    wanted = mask.clone()
+    wanted[:, :5] = 0  # a 5-token prompt
+    everywhere, _ = model_logprobs(model, ids, mask, 1.0, chunk)
+    lp, entropy = model_logprobs(model, ids, mask, 1.0, chunk, wanted)
+    assert lp[:, :5].abs().sum() == 0 and entropy[:, :5].abs().sum() == 0
+    torch.testing.assert_close(lp[:, 5:], everywhere[:, 5:], atol=1e-10, rtol=0)
+    assert (lp[:2, 5:] < 0).all() and (entropy[:2, 5:] > 0).all()
 
 
 def test_the_check_refuses_a_head_the_chunks_would_bypass(model):
