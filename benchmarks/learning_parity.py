@@ -86,7 +86,7 @@ def use_env(cfg) -> None:
 
 # ----- the warm-up checkpoint -----------------------------------------------------------------
 def warm_model(args: argparse.Namespace) -> Path:
-    from rlpost.trainer import prepare_model
+    from rlpost.trainer.warmup import prepare_model
 
     _, cfg = quickstart(Path(args.config), args.steps)
     out = Path(args.workdir) / "warm"
