@@ -265,9 +265,9 @@ def run_rlpost(args: argparse.Namespace) -> dict:
     marks: dict[str, float] = {}
 
     class ClockedTrainer(Trainer):
-        def train_step(self, sampler):
-            marks.setdefault("first_step", time.time())
-            return super().train_step(sampler)
+        def run_stage(self, *args, **kwargs):
+            marks.setdefault("first_step", time.time())  # the stage's first step begins here
+            return super().run_stage(*args, **kwargs)
 
     try:
         run_dir = ClockedTrainer(build_config(data)).run()
