@@ -11,7 +11,7 @@ optimizer step per batch, KL 0, float32. A step is every micro-batch's forward +
 optimizer step. Sides, each in a fresh process:
 
   before     rlpost with the full float32 logits (`learner.logprob_chunk: 0`), `--micro` rows per micro-batch
-  chunked    + the head over chunks of positions (the default)
+  chunked    + the head over chunks of response tokens (the default)
   chunked+gc + gradient checkpointing
   budget     + micro-batches packed to a token budget (`learner.micro_token_budget`: `--micro` x `length`)
   trl        TRL GRPOTrainer's loss (`compute_loss`) and backward per micro-batch of `--micro` rows (the completions padded to the
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,20 +94,24 @@ def build_model(out: Path, vocab: int, length: int) -> Path:
     return out
 
 
-def rows_of(vocab: int, length: int, rows: int) -> tuple[list[list[int]], list[list[int]], list[float]]:
-    """Prompts, responses (lengths length/rows ... length) and GRPO advantages over two groups."""
+def rows_of(vocab: int, length: int, rows: int):
+    """Prompts, responses (lengths length/rows ... length), random rewards [B], group ids [B] (two groups) and
+    their GRPO advantages [B]."""
     import torch
+
+    from rlpost.algorithms.advantages import group_normalized_advantages
 
     gen = torch.Generator().manual_seed(1)
     prompts = torch.randint(5, vocab, (rows, PROMPT_LEN), generator=gen).tolist()
     lengths = [length * (i + 1) // rows for i in range(rows)]
     responses = [torch.randint(5, vocab, (n,), generator=gen).tolist() for n in lengths]
-    rewards = torch.rand(rows, generator=gen).view(2, -1)
-    advantages = ((rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-6)).flatten()
-    return prompts, responses, advantages.tolist()
+    rewards = torch.rand(rows, generator=gen)
+    groups = torch.tensor([i * 2 // rows for i in range(rows)])
+    advantages = group_normalized_advantages(rewards, groups, torch.ones(rows, 1))[:, 0]
+    return prompts, responses, rewards, groups, advantages
 
 
-def rlpost_side(side: str, model: Path, args) -> tuple[callable, int]:
+def rlpost_side(side: str, model: Path, args) -> tuple[Callable[[], object], int]:
     """A step function over the batch and the tokens it trains on."""
     import torch
 
@@ -129,22 +134,20 @@ def rlpost_side(side: str, model: Path, args) -> tuple[callable, int]:
     })  # fmt: skip
     algo = StageAlgorithm.for_stage(cfg, 0)
     policy = PolicyLearner(learner_spec(cfg, str(model), 1e-5, args.micro), algo.params, 0, "127.0.0.1", free_port())
-    prompts, responses, advantages = rows_of(args.vocab, args.length, args.rows)
+    prompts, responses, rewards, groups, advantages = rows_of(args.vocab, args.length, args.rows)
     ids, attention, response = pad_sequences(prompts, responses, 0)
     batch = RolloutBatch(
         input_ids=ids, attention_mask=attention, response_mask=response,
         rollout_logprobs=scatter_response_values([[0.0] * len(r) for r in responses], [PROMPT_LEN] * args.rows, ids.shape[1]),
-        group_ids=torch.tensor([i * 2 // args.rows for i in range(args.rows)]), prompts=[""] * args.rows,
+        group_ids=groups, prompts=[""] * args.rows,
         responses=[""] * args.rows, envs=["bench"] * args.rows, references=[{}] * args.rows,
         truncated=torch.zeros(args.rows, dtype=torch.bool),
     )  # fmt: skip
-    batch.rewards = torch.zeros(args.rows)
-    token_advantages = torch.tensor(advantages)[:, None] * response
-    batch.advantages = token_advantages
+    batch.rewards, batch.advantages = rewards, advantages[:, None] * response
     return (lambda: policy.train(batch)), int(attention.sum())
 
 
-def trl_side(side: str, model: Path, args) -> tuple[callable, int]:
+def trl_side(side: str, model: Path, args) -> tuple[Callable[[], object], int]:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -162,7 +165,7 @@ def trl_side(side: str, model: Path, args) -> tuple[callable, int]:
         train_dataset=Dataset.from_dict({"prompt": ["x"] * args.rows}), processing_class=AutoTokenizer.from_pretrained(model),
     )  # fmt: skip
     trainer.create_optimizer_and_scheduler(num_training_steps=3)
-    prompts, responses, advantages = rows_of(args.vocab, args.length, args.rows)
+    prompts, responses, _, _, advantages = rows_of(args.vocab, args.length, args.rows)
     width = max(len(r) for r in responses)
     completion = torch.tensor([r + [0] * (width - len(r)) for r in responses])
     completion_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in responses])
@@ -170,7 +173,7 @@ def trl_side(side: str, model: Path, args) -> tuple[callable, int]:
     micros = [
         {"prompt_ids": torch.tensor(prompts[i : i + args.micro]), "prompt_mask": prompt_mask,
          "completion_ids": completion[i : i + args.micro], "completion_mask": completion_mask[i : i + args.micro],
-         "advantages": torch.tensor(advantages[i : i + args.micro]), "old_per_token_logps": None,
+         "advantages": advantages[i : i + args.micro], "old_per_token_logps": None,
          "num_items_in_batch": completion_mask.sum()}
         for i in range(0, args.rows, args.micro)
     ]  # fmt: skip
